@@ -1,0 +1,3 @@
+from f5_bootstrap.cli import main
+
+raise SystemExit(main())

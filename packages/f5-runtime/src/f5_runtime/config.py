@@ -1,0 +1,154 @@
+"""Settings: the environment is read here and nowhere else, once, at start.
+
+Every field says which variable sets it. A bad value raises ConfigError naming the variable
+and what would be valid, so a misconfigured endpoint fails at start, not on the first job.
+The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); a developer
+running `f5-runtime` directly gets the same defaults under ~/.cache/f5tts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from f5_runtime.errors import ConfigError
+
+DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
+
+
+def _default_root(env: Mapping[str, str]) -> Path:
+    if env.get("F5_VOLUME"):
+        return Path(env["F5_VOLUME"]) / "f5tts"
+    for mount in ("/runpod-volume", "/workspace"):
+        if os.path.ismount(mount):
+            return Path(mount) / "f5tts"
+    return DEFAULT_VOLUME / "f5tts"
+
+
+class _Env:
+    """Typed reads of environment variables with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def str(self, name: str, default: str) -> str:
+        return self.env.get(name, "").strip() or default
+
+    def opt(self, name: str) -> str | None:
+        return self.env.get(name, "").strip() or None
+
+    def path(self, name: str, default: Path) -> Path:
+        value = self.env.get(name, "").strip()
+        return Path(value).expanduser() if value else default
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not an integer") from None
+        if value < minimum:
+            raise ConfigError(f"{name}={value} must be at least {minimum}")
+        return value
+
+    def float(self, name: str, default: float, minimum: float = 0.0) -> float:
+        raw = self.env.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if value < minimum:
+            raise ConfigError(f"{name}={value} must be at least {minimum}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name}={raw!r}: use 1/true/yes/on or 0/false/no/off")
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.str(name, default)
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things live (set by f5-bootstrap; defaults for a developer's machine) ---
+    root: Path  # <volume>/f5tts                       F5_VOLUME (+ "/f5tts")
+    models_dir: Path  # HF_HOME / TORCH_HOME root        F5_MODELS_DIR
+    refs_dir: Path  # prepared voice references cache  F5_REFS_DIR
+    tmp_dir: Path | None  # per-job temp dirs (local disk)  F5_TMP_DIR (default: system temp)
+
+    # --- models and devices ---
+    load_format: str  # "auto" (files on the volume) or "dummy" (random weights)  F5_LOAD_FORMAT
+    tts_model: str  # F5TTS_v1_Base | E2TTS_Base | tiny                           F5_TTS_MODEL
+    device: str  # "auto", "cuda", "cpu"                                           F5_DEVICE
+    languages: tuple[str, ...]  # alignment languages fetched and warm-loaded     F5_LANGUAGES
+    asr_model: str  # faster-whisper model name or local directory               F5_ASR_MODEL
+    refs_cache_mb: int  # bound of the prepared-references cache                  F5_REFS_CACHE_MB
+
+    # --- request limits ---
+    max_text_chars: int  # F5_MAX_TEXT_CHARS
+    max_audio_bytes: int  # F5_MAX_AUDIO_MB (in MiB)
+    max_audio_seconds: float  # F5_MAX_AUDIO_SECONDS (inputs: reference and recordings)
+
+    # --- storage ---
+    output_url: str | None  # s3://bucket/prefix/ used when a request names no output  F5_OUTPUT_URL
+    presign_expiry: int  # seconds a presigned output URL stays valid      F5_PRESIGN_EXPIRY
+    allow_private_urls: bool  # fetch from loopback/private addresses (tests)  F5_ALLOW_PRIVATE_URLS
+    allow_http: bool  # accept plain http:// inputs                       F5_ALLOW_HTTP
+    bucket_endpoint_url: str | None  # S3-compatible endpoint (R2, B2, MinIO) BUCKET_ENDPOINT_URL
+    bucket_access_key_id: str | None  # BUCKET_ACCESS_KEY_ID (else boto3's chain)
+    bucket_secret_access_key: str | None  # BUCKET_SECRET_ACCESS_KEY
+    bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        e = _Env(env)
+        root = _default_root(env)
+        languages = tuple(x.strip() for x in e.str("F5_LANGUAGES", "en").split(",") if x.strip())
+        return cls(
+            root=root,
+            models_dir=e.path("F5_MODELS_DIR", root / "models"),
+            refs_dir=e.path("F5_REFS_DIR", root / "refs"),
+            tmp_dir=e.path("F5_TMP_DIR", Path()) if e.opt("F5_TMP_DIR") else None,
+            load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
+            tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", ("F5TTS_v1_Base", "E2TTS_Base", "tiny")),
+            device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
+            languages=languages or ("en",),
+            asr_model=e.str("F5_ASR_MODEL", "large-v2"),
+            refs_cache_mb=e.int("F5_REFS_CACHE_MB", 2048, minimum=1),
+            max_text_chars=e.int("F5_MAX_TEXT_CHARS", 5000, minimum=1),
+            max_audio_bytes=e.int("F5_MAX_AUDIO_MB", 50, minimum=1) * 1024 * 1024,
+            max_audio_seconds=e.float("F5_MAX_AUDIO_SECONDS", 600.0, minimum=1.0),
+            output_url=e.opt("F5_OUTPUT_URL"),
+            presign_expiry=e.int("F5_PRESIGN_EXPIRY", 24 * 3600, minimum=1),
+            allow_private_urls=e.bool("F5_ALLOW_PRIVATE_URLS", False),
+            allow_http=e.bool("F5_ALLOW_HTTP", False),
+            bucket_endpoint_url=e.opt("BUCKET_ENDPOINT_URL"),
+            bucket_access_key_id=e.opt("BUCKET_ACCESS_KEY_ID"),
+            bucket_secret_access_key=e.opt("BUCKET_SECRET_ACCESS_KEY"),
+            bucket_region=e.opt("BUCKET_REGION"),
+        )
+
+    def describe(self) -> dict[str, str]:
+        """The settings for a start-up log line, with secrets masked."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if "secret" in f.name or "access_key" in f.name else str(value)
+        return out

@@ -1,0 +1,48 @@
+"""One exception tree for the runtime.
+
+    RuntimeFailure                 anything this package raises on purpose
+    ├── UserError                  the request is wrong: message says what to fix; worker healthy
+    │   ├── ValidationError        a field is missing, of the wrong type or out of range
+    │   └── InputError             an input could not be fetched or is not usable audio
+    ├── ConfigError                a bad environment variable: message names it and the fix
+    ├── StorageError               outputs could not be written (after retries)
+    ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
+    └── EngineError                synthesis/alignment failed
+        └── WorkerBrokenError      the GPU/models are unusable (e.g. CUDA error): replace worker
+"""
+
+
+class RuntimeFailure(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class UserError(RuntimeFailure):
+    """The request cannot be served as sent; the message tells the user what to change."""
+
+
+class ValidationError(UserError):
+    pass
+
+
+class InputError(UserError):
+    pass
+
+
+class ConfigError(RuntimeFailure):
+    pass
+
+
+class StorageError(RuntimeFailure):
+    pass
+
+
+class ModelMissingError(RuntimeFailure):
+    pass
+
+
+class EngineError(RuntimeFailure):
+    pass
+
+
+class WorkerBrokenError(EngineError):
+    """Raised when the process can no longer serve (CUDA errors after OOM, corrupted state)."""
