@@ -76,7 +76,8 @@ def encode(audio: Audio, fmt: str = "wav") -> bytes:
     subtype = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}[fmt]
     container = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}[fmt]
     buf = io.BytesIO()
-    sf.write(buf, np.clip(audio.samples, -1.0, 1.0), audio.sample_rate, subtype=subtype, format=container)
+    samples = np.clip(audio.samples, -1.0, 1.0)
+    sf.write(buf, samples, audio.sample_rate, subtype=subtype, format=container)
     return buf.getvalue()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from f5_runtime.errors import ConfigError
 
 DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
+TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
 
 
 def _default_root(env: Mapping[str, str]) -> Path:
@@ -127,7 +128,7 @@ class Settings:
             refs_dir=e.path("F5_REFS_DIR", root / "refs"),
             tmp_dir=e.path("F5_TMP_DIR", Path()) if e.opt("F5_TMP_DIR") else None,
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
-            tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", ("F5TTS_v1_Base", "E2TTS_Base", "tiny")),
+            tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", TTS_MODELS),
             device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
             languages=languages or ("en",),
             asr_model=e.str("F5_ASR_MODEL", "large-v2"),
