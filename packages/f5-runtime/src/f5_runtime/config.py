@@ -115,6 +115,14 @@ class Settings:
     bucket_access_key_id: str | None  # BUCKET_ACCESS_KEY_ID (else boto3's chain)
     bucket_secret_access_key: str | None  # BUCKET_SECRET_ACCESS_KEY
     bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
+    storage_attempts: int  # tries per S3/https call before giving up         F5_STORAGE_ATTEMPTS
+    storage_timeout: float  # seconds to connect / between bytes               F5_STORAGE_TIMEOUT
+    inline_max_bytes: int  # largest audio returned inline (base64) without a bucket  F5_INLINE_MAX_MB
+
+    # --- service wiring ---
+    # "module:callable" building the Engines from Settings; a testing/extension hook.  F5_ENGINES
+    engines_factory: str
+    on_runpod: bool  # RUNPOD_WEBHOOK_GET_JOB is set: a real endpoint (progress updates go out)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -144,6 +152,11 @@ class Settings:
             bucket_access_key_id=e.opt("BUCKET_ACCESS_KEY_ID"),
             bucket_secret_access_key=e.opt("BUCKET_SECRET_ACCESS_KEY"),
             bucket_region=e.opt("BUCKET_REGION"),
+            storage_attempts=e.int("F5_STORAGE_ATTEMPTS", 4, minimum=1),
+            storage_timeout=e.float("F5_STORAGE_TIMEOUT", 30.0, minimum=0.1),
+            inline_max_bytes=int(e.float("F5_INLINE_MAX_MB", 10.0, minimum=0.0) * 1024 * 1024),
+            engines_factory=e.str("F5_ENGINES", "f5_runtime.engines:load_engines"),
+            on_runpod=bool(e.opt("RUNPOD_WEBHOOK_GET_JOB")),
         )
 
     def describe(self) -> dict[str, str]:
