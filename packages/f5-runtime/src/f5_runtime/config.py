@@ -85,6 +85,21 @@ class _Env:
         return value
 
 
+def _align_models(raw: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in (x.strip() for x in raw.split(",")):
+        if not item:
+            continue
+        language, sep, model = (x.strip() for x in item.partition("="))
+        if not sep or not language or not model:
+            raise ConfigError(
+                f"F5_ALIGN_MODELS: {item!r} is not LANGUAGE=MODEL "
+                "(e.g. nl=jonatasgrosman/wav2vec2-large-xlsr-53-dutch or en=/path/to/dir)"
+            )
+        pairs.append((language, model))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     # --- where things live (set by f5-bootstrap; defaults for a developer's machine) ---
@@ -100,6 +115,14 @@ class Settings:
     languages: tuple[str, ...]  # alignment languages fetched and warm-loaded     F5_LANGUAGES
     asr_model: str  # faster-whisper model name or local directory               F5_ASR_MODEL
     refs_cache_mb: int  # bound of the prepared-references cache                  F5_REFS_CACHE_MB
+    hf_home: Path  # Hugging Face cache (hub/ inside)       HF_HOME (default <models>/hf)
+    torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
+    nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
+    locks_dir: Path  # lock files, e.g. models.lock        F5_LOCKS_DIR (default <root>/locks)
+    # per-language aligner instead of WhisperX's default: (("nl", "org/repo"), ("en", "/dir"))
+    align_models: tuple[tuple[str, str], ...]  # F5_ALIGN_MODELS="nl=org/repo,en=/dir"
+    hf_endpoint: str  # Hub that fetch-models downloads from          HF_ENDPOINT
+    models_mirror: str | None  # non-Hub model files from <mirror>/<host>/<path>  F5_MODELS_MIRROR
 
     # --- request limits ---
     max_text_chars: int  # F5_MAX_TEXT_CHARS
@@ -130,9 +153,11 @@ class Settings:
         e = _Env(env)
         root = _default_root(env)
         languages = tuple(x.strip() for x in e.str("F5_LANGUAGES", "en").split(",") if x.strip())
+        models_dir = e.path("F5_MODELS_DIR", root / "models")
+        nltk_data = e.str("NLTK_DATA", "").split(os.pathsep)[0]
         return cls(
             root=root,
-            models_dir=e.path("F5_MODELS_DIR", root / "models"),
+            models_dir=models_dir,
             refs_dir=e.path("F5_REFS_DIR", root / "refs"),
             tmp_dir=e.path("F5_TMP_DIR", Path()) if e.opt("F5_TMP_DIR") else None,
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
@@ -141,6 +166,13 @@ class Settings:
             languages=languages or ("en",),
             asr_model=e.str("F5_ASR_MODEL", "large-v2"),
             refs_cache_mb=e.int("F5_REFS_CACHE_MB", 2048, minimum=1),
+            hf_home=e.path("HF_HOME", models_dir / "hf"),
+            torch_home=e.path("TORCH_HOME", models_dir / "torch"),
+            nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",
+            locks_dir=e.path("F5_LOCKS_DIR", root / "locks"),
+            align_models=_align_models(e.str("F5_ALIGN_MODELS", "")),
+            hf_endpoint=e.str("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
+            models_mirror=(e.opt("F5_MODELS_MIRROR") or "").rstrip("/") or None,
             max_text_chars=e.int("F5_MAX_TEXT_CHARS", 5000, minimum=1),
             max_audio_bytes=e.int("F5_MAX_AUDIO_MB", 50, minimum=1) * 1024 * 1024,
             max_audio_seconds=e.float("F5_MAX_AUDIO_SECONDS", 600.0, minimum=1.0),
