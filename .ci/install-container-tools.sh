@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the container test needs (buildah, podman, debootstrap) on a Debian machine:
+# only what is missing, quietly, so calling it on every CI run costs nothing once installed.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A wanted=(
+  [buildah]=buildah
+  [podman]=podman
+  [debootstrap]=debootstrap
+  [newuidmap]=uidmap          # rootless user namespaces for buildah/podman
+  [fuse-overlayfs]=fuse-overlayfs
+)
+missing=()
+for cmd in "${!wanted[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-container-tools: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-container-tools: installed ${missing[*]}"
