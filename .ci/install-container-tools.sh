@@ -15,6 +15,8 @@ missing=()
 for cmd in "${!wanted[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${wanted[$cmd]}")
 done
+# debootstrap checks Debian's signatures (already there on Debian; not on Ubuntu).
+[[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
