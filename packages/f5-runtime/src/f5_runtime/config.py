@@ -115,6 +115,7 @@ class Settings:
     languages: tuple[str, ...]  # alignment languages fetched and warm-loaded     F5_LANGUAGES
     asr_model: str  # faster-whisper model name or local directory               F5_ASR_MODEL
     refs_cache_mb: int  # bound of the prepared-references cache                  F5_REFS_CACHE_MB
+    tts_batch_frames: int  # mel frames (chunks x length) sampled in one batch  F5_TTS_BATCH_FRAMES
     hf_home: Path  # Hugging Face cache (hub/ inside)       HF_HOME (default <models>/hf)
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
@@ -140,7 +141,7 @@ class Settings:
     bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
     storage_attempts: int  # tries per S3/https call before giving up         F5_STORAGE_ATTEMPTS
     storage_timeout: float  # seconds to connect / between bytes               F5_STORAGE_TIMEOUT
-    inline_max_bytes: int  # largest audio returned inline (base64) without a bucket  F5_INLINE_MAX_MB
+    inline_max_bytes: int  # largest audio returned inline (base64), no bucket  F5_INLINE_MAX_MB
 
     # --- service wiring ---
     # "module:callable" building the Engines from Settings; a testing/extension hook.  F5_ENGINES
@@ -166,6 +167,7 @@ class Settings:
             languages=languages or ("en",),
             asr_model=e.str("F5_ASR_MODEL", "large-v2"),
             refs_cache_mb=e.int("F5_REFS_CACHE_MB", 2048, minimum=1),
+            tts_batch_frames=e.int("F5_TTS_BATCH_FRAMES", 24_000, minimum=1),
             hf_home=e.path("HF_HOME", models_dir / "hf"),
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",
