@@ -1,0 +1,329 @@
+"""Word timings -> subtitles: ASS (karaoke), SRT and WebVTT.
+
+1. `fill_missing_times` gives every word a time (words the aligner could not time are
+   interpolated between their timed neighbours, by length), so nothing downstream crashes.
+2. `group_events` cuts the words into events: at most `max_lines` lines of `max_line_chars`
+   characters and `max_event_seconds` each, choosing among the valid cuts the one that ends
+   events after sentence punctuation, then after commas or at pauses (a small dynamic
+   programme over the word sequence), and breaks each event into balanced lines the same way.
+3. `render_ass`/`render_srt`/`render_vtt` write the events. ASS karaoke uses `\\kf` per word:
+   the word boundaries are rounded to centiseconds cumulatively, so each word's duration
+   includes the gap to the next word and the highlight never drifts on long lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+from f5_runtime.engines import Word
+
+SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
+CLAUSE_END = (",", ";", ":", "—", "–", "，", "、", "；", "：")
+CLOSING = "\"')]}»”’"
+PAUSE_SECONDS = 0.35  # a gap this long between words is a good place to cut
+LONG_GAP_SECONDS = 2.0  # never keep one event on screen across a silence this long
+MIN_WORD_SECONDS = 0.05  # floor for an interpolated word
+CONTENT_TYPES = {"ass": "text/x-ssa", "srt": "application/x-subrip", "vtt": "text/vtt"}
+
+# ASS style: white text, yellow karaoke fill, black outline, bottom centre, 1920x1080 canvas.
+PLAY_RES = (1920, 1080)
+STYLE = {
+    "fontname": "Arial", "fontsize": 64, "outline": 3.0, "shadow": 1.0, "alignment": 2,
+    "margin_l": 80, "margin_r": 80, "margin_v": 60, "bold": True,
+}
+
+
+@dataclass(frozen=True)
+class SubtitleOptions:
+    format: str = "ass"  # ass | srt | vtt
+    karaoke: bool = True  # ASS: \kf per word; VTT: a timestamp tag before each word
+    max_line_chars: int = 42  # characters per line
+    max_lines: int = 2  # lines per event
+    max_event_seconds: float = 7.0  # seconds an event stays on screen
+
+
+@dataclass(frozen=True)
+class Event:
+    lines: tuple[tuple[Word, ...], ...]
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for line in self.lines for w in line]
+
+    @property
+    def start(self) -> float:
+        return self.lines[0][0].start  # type: ignore[return-value]
+
+    @property
+    def end(self) -> float:
+        return self.lines[-1][-1].end  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Times
+
+
+def _timed(word: Word) -> bool:
+    return (
+        word.start is not None and word.end is not None
+        and math.isfinite(word.start) and math.isfinite(word.end) and word.end >= word.start
+    )
+
+
+def fill_missing_times(words: list[Word], total_duration: float | None) -> list[Word]:
+    """Every word timed, in order, within [0, total_duration]; untimed runs interpolated."""
+    words = [w for w in words if w.word.strip()]
+    if not words:
+        return []
+    known_end = max((w.end for w in words if _timed(w)), default=0.0)
+    total = total_duration if total_duration and total_duration > 0 else None
+    if total is None:
+        untimed = sum(1 for w in words if not _timed(w))
+        total = known_end + 0.3 * untimed or 0.3 * len(words)
+
+    out: list[Word] = []
+    i = 0
+    cursor = 0.0  # end of the previous word: times never go backwards
+    while i < len(words):
+        w = words[i]
+        if _timed(w):
+            start = min(max(w.start, cursor), total)  # type: ignore[arg-type]
+            end = min(max(w.end, start), total)  # type: ignore[arg-type]
+            out.append(Word(w.word, start, end, w.score))
+            cursor = end
+            i += 1
+            continue
+        j = i  # the run of untimed words is words[i:j]
+        while j < len(words) and not _timed(words[j]):
+            j += 1
+        right = total if j == len(words) else min(max(words[j].start, cursor), total)  # type: ignore[type-var]
+        span = max(right - cursor, 0.0)
+        weights = [max(len(x.word), 1) for x in words[i:j]]
+        step = span / sum(weights)
+        t = cursor
+        for x, weight in zip(words[i:j], weights, strict=True):
+            end = min(t + weight * step, total)
+            out.append(Word(x.word, t, end, None))
+            t = end
+        cursor = t
+        i = j
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Events and lines
+
+
+def _text_len(words: tuple[Word, ...] | list[Word]) -> int:
+    return sum(len(w.word) for w in words) + max(len(words) - 1, 0)
+
+
+def _ends(word: Word, marks: tuple[str, ...]) -> bool:
+    return word.word.rstrip(CLOSING).endswith(marks)
+
+
+def _cut_cost(words: list[Word], i: int) -> float:
+    """How bad it is to end an event or a line after words[i] (0 = ideal)."""
+    if i == len(words) - 1 or _ends(words[i], SENTENCE_END):
+        return 0.0
+    gap = (words[i + 1].start or 0.0) - (words[i].end or 0.0)
+    if _ends(words[i], CLAUSE_END) or gap >= PAUSE_SECONDS:
+        return 0.4
+    return 2.0
+
+
+def layout_lines(words: list[Word], opts: SubtitleOptions) -> tuple[tuple[Word, ...], ...] | None:
+    """Split one event's words into at most max_lines balanced lines, or None if they can't fit."""
+    n = len(words)
+    if n == 1 or _text_len(words) <= opts.max_line_chars:
+        return (tuple(words),)  # fits one line (a single over-long word gets its own line)
+    if opts.max_lines < 2:
+        return None
+    best: tuple[float, tuple[tuple[Word, ...], ...]] | None = None
+    target = _text_len(words) / opts.max_lines  # balanced lines read best
+    fewer = SubtitleOptions(max_line_chars=opts.max_line_chars, max_lines=opts.max_lines - 1)
+    for cut in range(1, n):
+        head = words[:cut]
+        if _text_len(head) > opts.max_line_chars:
+            break
+        rest = layout_lines(words[cut:], fewer)
+        if rest is None:
+            continue
+        cost = _cut_cost(words, cut - 1) + abs(_text_len(head) - target) / opts.max_line_chars
+        if best is None or cost < best[0]:
+            best = (cost, ((*head,), *rest))
+    return best[1] if best else None
+
+
+def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
+    """Cut timed words into events; the cut points minimise the summed cut costs."""
+    n = len(words)
+    if n == 0:
+        return []
+    max_chars = opts.max_line_chars * opts.max_lines
+    inf = float("inf")
+    best = [inf] * (n + 1)  # best[j]: cost of the words before j, cut into events
+    back = [0] * (n + 1)
+    best[0] = 0.0
+    for j in range(1, n + 1):  # an event is words[i:j]
+        for i in range(j - 1, -1, -1):
+            chunk = words[i:j]
+            if len(chunk) > 1:
+                too_long = (_text_len(chunk) > max_chars
+                            or chunk[-1].end - chunk[0].start > opts.max_event_seconds  # type: ignore[operator]
+                            or any(b.start - a.end > LONG_GAP_SECONDS  # type: ignore[operator]
+                                   for a, b in itertools.pairwise(chunk)))
+                if too_long:
+                    break  # longer chunks only get worse
+                if layout_lines(chunk, opts) is None:
+                    continue
+            # per event: 1 (fewer events are better) + the cut + full stops left inside it
+            inner = sum(1.2 for w in chunk[:-1] if _ends(w, SENTENCE_END))
+            cost = best[i] + 1.0 + _cut_cost(words, j - 1) + inner
+            if cost < best[j]:
+                best[j], back[j] = cost, i
+    events = []
+    j = n
+    while j > 0:
+        i = back[j]
+        lines = layout_lines(words[i:j], opts)
+        assert lines is not None
+        events.append(Event(lines))
+        j = i
+    return events[::-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats
+
+
+def _cs(seconds: float) -> int:
+    """Seconds -> whole centiseconds (ASS time resolution)."""
+    return math.floor(seconds * 100 + 0.5)
+
+
+def _ms(seconds: float) -> int:
+    return math.floor(seconds * 1000 + 0.5)
+
+
+def _ass_escape(text: str) -> str:
+    # Braces open override blocks and a backslash starts a tag; show them literally.
+    return text.replace("\\", "\\\u2060").replace("{", "\\{").replace("}", "\\}")
+
+
+def karaoke_centiseconds(event: Event) -> list[int]:
+    """Each word's \\kf duration: differences of cumulatively rounded boundaries.
+
+    A word lasts from its own start to the next word's start (the gap is folded into it), the
+    last one to the event's end; the durations always sum to the event's rounded length.
+    """
+    words = event.words
+    bounds = [_cs(w.start) for w in words] + [_cs(event.end)]  # type: ignore[arg-type]
+    bounds[0] = _cs(event.start)
+    return [max(b - a, 0) for a, b in itertools.pairwise(bounds)]
+
+
+def render_ass(events: list[Event], opts: SubtitleOptions) -> str:
+    import io
+
+    import ass
+    import ass.data
+
+    doc = ass.Document()
+    doc.info["Title"] = "f5-runtime"
+    doc.info["ScriptType"] = "v4.00+"
+    doc.info["WrapStyle"] = "0"
+    doc.info["ScaledBorderAndShadow"] = "yes"
+    doc.info["PlayResX"] = str(PLAY_RES[0])
+    doc.info["PlayResY"] = str(PLAY_RES[1])
+    doc.info["YCbCr Matrix"] = "TV.709"
+    doc.styles.append(ass.Style(
+        name="Default",
+        primary_color=ass.data.Color(255, 220, 0),  # sung (karaoke fill)
+        secondary_color=ass.data.Color(255, 255, 255),  # not yet sung
+        outline_color=ass.data.Color(0, 0, 0),
+        back_color=ass.data.Color(0, 0, 0, 128),
+        **STYLE,
+    ))
+    for event in events:
+        start_cs, end_cs = _cs(event.start), _cs(event.end)
+        if opts.karaoke:
+            durations = iter(karaoke_centiseconds(event))
+            text = "\\N".join(
+                " ".join(f"{{\\kf{next(durations)}}}{_ass_escape(w.word)}" for w in line)
+                for line in event.lines
+            )
+        else:
+            text = "\\N".join(" ".join(_ass_escape(w.word) for w in line) for line in event.lines)
+        doc.events.append(ass.Dialogue(
+            start=timedelta(milliseconds=10 * start_cs),
+            end=timedelta(milliseconds=10 * max(end_cs, start_cs + 1)),
+            style="Default", text=text,
+        ))
+    out = io.StringIO()
+    doc.dump_file(_Utf8SigText(out))
+    return out.getvalue()
+
+
+class _Utf8SigText:
+    """A text sink that tells the `ass` package it is UTF-8-with-BOM (the format's encoding)."""
+
+    encoding = "utf_8_sig"
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def write(self, text: str) -> None:
+        self.sink.write(text)
+
+
+def _clock(seconds: float, sep: str) -> str:
+    ms = _ms(seconds)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def render_srt(events: list[Event], opts: SubtitleOptions) -> str:
+    blocks = []
+    for n, event in enumerate(events, 1):
+        text = "\n".join(" ".join(w.word for w in line) for line in event.lines)
+        end = max(event.end, event.start + 0.001)
+        blocks.append(f"{n}\n{_clock(event.start, ',')} --> {_clock(end, ',')}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_vtt(events: list[Event], opts: SubtitleOptions) -> str:
+    blocks = ["WEBVTT\n"]
+    for event in events:
+        lines = []
+        for line in event.lines:
+            parts = []
+            for w in line:
+                tag = ""
+                if opts.karaoke and w is not event.words[0]:
+                    tag = f"<{_clock(w.start, '.')}>"  # type: ignore[arg-type]
+                parts.append(tag + _vtt_escape(w.word))
+            lines.append(" ".join(parts))
+        end = max(event.end, event.start + 0.001)
+        blocks.append(f"{_clock(event.start, '.')} --> {_clock(end, '.')}\n" + "\n".join(lines)
+                      + "\n")
+    return "\n".join(blocks)
+
+
+RENDERERS = {"ass": render_ass, "srt": render_srt, "vtt": render_vtt}
+
+
+def render(words: list[Word], total_duration: float | None, opts: SubtitleOptions) -> bytes:
+    """Words (timed or not) -> the subtitle file's bytes (ASS: UTF-8 with BOM)."""
+    events = group_events(fill_missing_times(words, total_duration), opts)
+    text = RENDERERS[opts.format](events, opts)
+    return text.encode("utf-8-sig" if opts.format == "ass" else "utf-8")

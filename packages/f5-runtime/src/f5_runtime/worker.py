@@ -1,0 +1,204 @@
+"""The RunPod worker: `f5-runtime worker [RunPod flags]` (what `f5-bootstrap run` execs).
+
+`main()` reads the settings, loads the engines (warm: the first job pays nothing for model
+loading) and only then calls `runpod.serverless.start`; nothing happens at import time. The
+handler is a thin edge: job dict in, `pipeline.run_job`, plain JSON out. Errors:
+- a bad request (UserError) or a storage failure -> {"error": "<what to fix>"}; the worker
+  stays up for the next job;
+- anything unexpected -> {"error": "<what failed, what to do> (job <id>)"} and the traceback
+  in the log, never a bare traceback as the message;
+- a failure that leaves the GPU or the models unusable (WorkerBrokenError, CUDA errors) ->
+  also "refresh_worker": true, so RunPod replaces this worker after the job.
+Progress goes to RunPod (`progress_update`) as each stage starts, only on a real endpoint.
+
+The RunPod SDK parses sys.argv itself; the flags it knows (--rp_serve_api, --test_input, ...)
+are accepted here and passed through to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from f5_runtime.errors import (
+    ConfigError,
+    ModelMissingError,
+    RuntimeFailure,
+    StorageError,
+    UserError,
+    WorkerBrokenError,
+)
+
+if TYPE_CHECKING:
+    from f5_runtime.config import Settings
+    from f5_runtime.engines import Engines
+    from f5_runtime.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Text of errors after which the CUDA context (and so the loaded models) cannot be trusted.
+BROKEN_MARKERS = (
+    "CUDA error", "CUDA out of memory", "CUBLAS_STATUS", "CUDNN_STATUS", "cuDNN error",
+    "device-side assert", "NCCL error", "illegal memory access",
+)
+BROKEN_TYPES = ("OutOfMemoryError", "AcceleratorError", "CudaError")
+
+# RunPod SDK flags: (flag, argparse kwargs). They are handed to runpod.serverless.start as argv.
+RUNPOD_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--rp_serve_api", {"action": "store_true", "help": "serve RunPod's local API (testing)"}),
+    ("--rp_api_host", {"help": "local API host (default localhost)"}),
+    ("--rp_api_port", {"type": int, "help": "local API port (default 8000)"}),
+    ("--rp_api_concurrency", {"type": int, "help": "local API workers (default 1)"}),
+    ("--rp_log_level", {"help": "RunPod SDK log level: ERROR, WARN, INFO, DEBUG"}),
+    ("--rp_debugger", {"action": "store_true", "help": "RunPod SDK debugger output"}),
+    ("--test_input", {"help": "run this job JSON once and exit (else ./test_input.json locally)"}),
+)
+
+ProgressReporter = Callable[[dict, Any], None]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("RunPod SDK flags (passed through to the SDK)")
+    for flag, kwargs in RUNPOD_FLAGS:
+        group.add_argument(flag, **kwargs)
+
+
+def runpod_argv(args: argparse.Namespace) -> list[str]:
+    argv = []
+    for flag, kwargs in RUNPOD_FLAGS:
+        value = getattr(args, flag.lstrip("-"), None)
+        if kwargs.get("action") == "store_true":
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def load_engines(settings: Settings) -> Engines:
+    """Build the engines with the F5_ENGINES factory (default: the real F5-TTS + WhisperX)."""
+    module_name, _, attr = settings.engines_factory.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"F5_ENGINES={settings.engines_factory!r}: use 'module:callable'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"F5_ENGINES={settings.engines_factory!r}: {exc}") from exc
+    return factory(settings)
+
+
+def is_broken(exc: BaseException) -> bool:
+    """True when the process can no longer serve jobs safely (RunPod should replace it)."""
+    if isinstance(exc, WorkerBrokenError):
+        return True
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if type(exc).__name__ in BROKEN_TYPES or any(m in str(exc) for m in BROKEN_MARKERS):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str, Any]:
+    """The job's error output: a message a user can act on, and refresh_worker when needed."""
+    if isinstance(exc, UserError):
+        return {"error": str(exc)}
+    if isinstance(exc, StorageError | ConfigError | ModelMissingError):
+        log.error("job %s failed: %s", job_id, exc)
+        return {"error": f"{exc} (job {job_id})"}
+    where = f" during {stage}" if stage else ""
+    broken = is_broken(exc)
+    log.error("job %s failed%s", job_id, where, exc_info=exc)
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    if broken:
+        return {
+            "error": f"the worker's GPU or models failed{where} ({detail}); this worker is "
+            f"being replaced, retry the job (job {job_id})",
+            "refresh_worker": True,
+        }
+    hint = "" if isinstance(exc, RuntimeFailure) else "internal error: "
+    return {
+        "error": f"{hint}the job failed{where}: {detail}; the request was accepted, so "
+        f"retrying may help, and if it keeps failing report the job id (job {job_id})"
+    }
+
+
+class Handler:
+    """RunPod handler: one job dict in, a JSON-serialisable dict out."""
+
+    def __init__(self, engines: Engines, storage: Storage, settings: Settings,
+                 report: ProgressReporter | None = None):
+        self.engines = engines
+        self.storage = storage
+        self.settings = settings
+        self.report = report  # runpod.serverless.progress_update on a real endpoint
+
+    def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        from f5_runtime import pipeline
+
+        job_id = str(job.get("id") or "local")
+        stage: list[str] = []
+
+        def on_stage(name: str) -> None:
+            stage.append(name)
+            if self.report is not None and name != "validate":
+                try:
+                    self.report(job, {"stage": name})
+                except Exception:  # progress is best effort, never a reason to fail
+                    log.warning("progress update failed for job %s", job_id, exc_info=True)
+
+        try:
+            result = pipeline.run_job(job.get("input"), job_id, engines=self.engines,
+                                      storage=self.storage, settings=self.settings,
+                                      on_stage=on_stage)
+        except Exception as exc:
+            if isinstance(exc, UserError):
+                log.info("job %s rejected: %s", job_id, exc)
+            return error_result(exc, job_id, stage[-1] if stage else None)
+        return result.to_json()
+
+
+def build_handler(settings: Settings) -> Handler:
+    """Everything a worker needs before its first job: engines loaded, storage ready."""
+    from f5_runtime.storage import Storage, parse_output_url
+
+    if settings.output_url:
+        parse_output_url(settings.output_url)  # a bad F5_OUTPUT_URL fails the start, not a job
+    t0 = time.perf_counter()
+    log.info("loading engines (%s)", settings.engines_factory)
+    engines = load_engines(settings)
+    log.info("engines ready in %.1f s", time.perf_counter() - t0)
+    report = None
+    if settings.on_runpod:
+        from runpod.serverless import progress_update
+
+        report = progress_update
+    return Handler(engines, Storage(settings), settings, report)
+
+
+def run(settings: Settings, rp_argv: list[str]) -> int:
+    """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
+    log.info("settings: %s", settings.describe())
+    handler = build_handler(settings)
+    if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
+        handler.report = None  # local modes have no RunPod to send progress to
+    import runpod
+
+    sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
+    runpod.serverless.start({"handler": handler})
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    from f5_runtime.config import Settings
+
+    try:
+        return run(Settings.from_env(), runpod_argv(args))
+    except (ConfigError, ModelMissingError) as exc:
+        log.error("cannot start the worker: %s", exc)
+        return 2
