@@ -1,0 +1,381 @@
+"""Provisioning: build the env for the bundle (once, under its lock) and fetch the models.
+
+check -> lock -> check again -> remove what a crashed build left -> venv -> sync ->
+flash-attn (best effort) -> healthcheck -> fetch-models (models lock) -> marker -> move
+into place. Each builder works in its own staging directory and the finished env appears
+at envs/<env-id> by one rename, so workers never see a half-built env, and even two
+builders (a lock broken in a race) cannot corrupt each other's work.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import errno
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from f5_bootstrap import __version__
+from f5_bootstrap.config import Config
+from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.errors import BootstrapError
+from f5_bootstrap.launch import runtime_env
+from f5_bootstrap.layout import (
+    MARKER,
+    STAGING_PREFIX,
+    TRASH_PREFIX,
+    Layout,
+    env_python,
+    is_complete,
+    read_marker,
+)
+from f5_bootstrap.lock import VolumeLock
+from f5_bootstrap.progress import Progress
+
+IMPORT_CHECK_TIMEOUT_S = 600  # importing flash_attn loads torch: slow on a network volume
+TAIL_LINES = 15  # lines of a failed tool's output quoted in the error
+
+HINTS = {
+    "venv": "check that the image's Python ({python}) is intact and the volume is writable",
+    "sync": "check access to the package index and free space on the volume (see {log}); "
+    "run again: wheels already downloaded to cache/uv are kept",
+    "healthcheck": "the new env cannot serve: see the healthcheck output in {log}",
+    "fetch-models": "check access to the model hub (and HF_TOKEN for gated models), and free "
+    "space; run again: files already fetched are kept (see {log})",
+}
+
+
+def find_uv(config: Config) -> str:
+    """F5_UV, else the binary of the `uv` package f5-bootstrap depends on, else PATH."""
+    if config.uv_bin:
+        return config.uv_bin
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None:
+        raise BootstrapError("config", "no uv binary found", "install uv or set F5_UV")
+    return found
+
+
+def provision(config: Config) -> Path:
+    """Make sure the bundle's env is complete on the volume; returns its directory."""
+    bundle = config.require_bundle()
+    layout = Layout(config.root)
+    env_id = compute_env_id(bundle, config.extras)
+    env_dir = layout.env_dir(env_id)
+    progress = Progress(layout.provision_log(env_id))
+    try:
+        progress(f"env {env_id} (bundle {bundle}, volume {config.volume})")
+        if is_complete(env_dir, env_id):
+            progress("env is complete")
+            return env_dir
+        lock = VolumeLock(
+            layout.env_lock(env_id),
+            what=f"building env {env_id}",
+            stale_s=config.stale_lock_s,
+            log=progress,
+        )
+        lock.acquire(config.lock_timeout_s)
+        with lock:
+            if is_complete(env_dir, env_id):
+                progress("env was completed by another process while we waited")
+                return env_dir
+            remove_half_built(layout, env_id, progress)
+            Builder(config, bundle, layout, env_id, progress).build()
+        return env_dir
+    finally:
+        progress.close()
+
+
+def remove_half_built(layout: Layout, env_id: str, progress: Progress) -> None:
+    """Under the env's lock: whatever a crashed or killed build left behind goes."""
+    leftovers = [
+        p for p in layout.envs.glob(f"{STAGING_PREFIX}{env_id}-*") if p.is_dir() or p.is_symlink()
+    ]
+    env_dir = layout.env_dir(env_id)
+    if env_dir.exists():
+        leftovers.append(env_dir)  # present but not complete: marker missing, corrupt or wrong
+    for path in leftovers:
+        progress(f"removing half-built {path.name}")
+        remove_tree(path, layout)
+
+
+def remove_tree(path: Path, layout: Layout) -> None:
+    """Rename out of the way first (atomic), then delete: never a partly deleted env in place."""
+    trash = layout.envs / f"{TRASH_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(path, trash)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def can_hardlink(src_dir: Path, dst_dir: Path) -> bool:
+    src_dir.mkdir(parents=True, exist_ok=True)
+    probe = src_dir / f".link-probe-{uuid.uuid4().hex}"
+    target = dst_dir / probe.name
+    try:
+        probe.touch()
+        os.link(probe, target)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+
+
+class Builder:
+    def __init__(
+        self, config: Config, bundle: Path, layout: Layout, env_id: str, progress: Progress
+    ) -> None:
+        self.config = config
+        self.bundle = bundle
+        self.layout = layout
+        self.env_id = env_id
+        self.progress = progress
+        self.uv = find_uv(config)
+        self.staging = layout.envs / f"{STAGING_PREFIX}{env_id}-{uuid.uuid4().hex[:8]}"
+        self.python = env_python(self.staging)
+        self.timings: dict[str, float] = {}
+
+    def build(self) -> None:
+        started = time.monotonic()
+        try:
+            self.layout.envs.mkdir(parents=True, exist_ok=True)
+            with self.step("venv"):
+                self.run_tool(
+                    "venv",
+                    [
+                        self.uv,
+                        "venv",
+                        "--relocatable",
+                        "--no-project",
+                        "--python",
+                        sys.executable,
+                        str(self.staging),
+                    ],
+                    env=self.uv_env(link_mode="copy"),
+                )
+            hardlinks = can_hardlink(self.config.uv_cache_dir, self.staging)
+            link_mode = "hardlink" if hardlinks else "copy"
+            with self.step("sync"):
+                self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
+                self.run_tool(
+                    "sync",
+                    [
+                        self.uv,
+                        "sync",
+                        "--frozen",
+                        "--no-dev",
+                        "--no-editable",
+                        "--inexact",
+                        "--compile-bytecode",
+                        "--package",
+                        "f5-runtime",
+                    ],
+                    env=self.uv_env(link_mode=link_mode),
+                    cwd=self.bundle,
+                )
+            flash_attn = self.install_flash_attn()
+            with self.step("healthcheck"):
+                self.run_tool(
+                    "healthcheck",
+                    [str(self.python), "-m", "f5_runtime", "healthcheck"],
+                    env=runtime_env(self.config, self.env_id, offline=True),
+                    cwd=self.layout.root,
+                )
+            with self.step("fetch-models"):
+                models_lock = VolumeLock(
+                    self.layout.models_lock,
+                    what=f"fetching models for env {self.env_id}",
+                    stale_s=self.config.stale_lock_s,
+                    log=self.progress,
+                )
+                models_lock.acquire(self.config.lock_timeout_s)
+                with models_lock:
+                    self.run_tool(
+                        "fetch-models",
+                        [str(self.python), "-m", "f5_runtime", "fetch-models"],
+                        env=runtime_env(self.config, self.env_id, offline=False),
+                        cwd=self.layout.root,
+                    )
+            with self.step("finalize"):
+                self.finalize(flash_attn, time.monotonic() - started)
+        except BaseException:
+            # pre-commit's rule: clean up what a failed build made. (A killed one is cleaned up
+            # by the next builder, under the lock.)
+            shutil.rmtree(self.staging, ignore_errors=True)
+            raise
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.progress(f"{name} ...")
+        started = time.monotonic()
+        yield
+        self.timings[name] = round(time.monotonic() - started, 3)
+        self.progress(f"{name} done in {self.timings[name]:.1f} s")
+
+    def uv_env(self, link_mode: str) -> dict[str, str]:
+        env = dict(os.environ)
+        for name in ("VIRTUAL_ENV", "PYTHONHOME", "UV_PROJECT", "UV_FROZEN", "UV_LOCKED"):
+            env.pop(name, None)
+        env.update(
+            UV_PROJECT_ENVIRONMENT=str(self.staging),
+            UV_CACHE_DIR=str(self.config.uv_cache_dir),
+            UV_PYTHON_DOWNLOADS="never",  # never a downloaded Python: the image's own
+            UV_PYTHON=sys.executable,
+            UV_LINK_MODE=link_mode,
+            UV_NO_PROGRESS="1",  # progress bars make unreadable logs
+        )
+        return env
+
+    def run_tool(
+        self,
+        step: str,
+        cmd: list[str],
+        *,
+        env: dict[str, str],
+        cwd: Path | None = None,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Run a tool, its output streamed to stdout and the log; raise BootstrapError(step)."""
+        self.progress(f"$ {shlex.join(cmd)}")
+        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        if cwd is not None:
+            cwd.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                self.progress.write(f"    {line}")
+                tail.append(line.rstrip())
+            returncode = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise BootstrapError(step, f"`{shlex.join(cmd[:4])} ...` timed out", "") from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if returncode != 0:
+            hint = HINTS.get(step, "").format(
+                python=sys.executable, log=self.layout.provision_log(self.env_id)
+            )
+            last = "\n    ".join(tail)
+            raise BootstrapError(
+                step,
+                f"`{shlex.join(cmd[:4])} ...` exited {returncode}; last output:\n    {last}",
+                hint,
+            )
+
+    def install_flash_attn(self) -> dict:
+        """Best effort: install, import with the env's python, uninstall if the import fails."""
+        url = self.config.flash_attn_url
+        if not url:
+            return {"wanted": False}
+        result: dict = {"wanted": True, "url": url, "installed": False}
+        with self.step("flash-attn"):
+            if "://" not in url:
+                url = Path(url).absolute().as_uri()
+            requirement = f"flash-attn @ {url}"
+            if self.config.flash_attn_sha256:
+                requirement += f" --hash=sha256:{self.config.flash_attn_sha256}"
+            requirements = self.staging / ".flash-attn-requirements.txt"
+            requirements.write_text(requirement + "\n")
+            install = [
+                self.uv,
+                "pip",
+                "install",
+                "--python",
+                str(self.python),
+                "--no-deps",
+                "-r",
+                str(requirements),
+            ]
+            if self.config.flash_attn_sha256:
+                install.append("--require-hashes")
+            try:
+                self.run_tool("sync", install, env=self.uv_env(link_mode="copy"))
+                self.run_tool(
+                    "healthcheck",
+                    [str(self.python), "-c", "import flash_attn"],
+                    env=runtime_env(self.config, self.env_id, offline=True),
+                    timeout_s=IMPORT_CHECK_TIMEOUT_S,
+                )
+                result["installed"] = True
+            except BootstrapError as exc:
+                result["error"] = exc.message
+                self.progress(
+                    "flash-attn is not usable; the runtime will use PyTorch attention "
+                    f"({exc.message.splitlines()[0]})"
+                )
+                self.uninstall_flash_attn()
+            finally:
+                requirements.unlink(missing_ok=True)
+        return result
+
+    def uninstall_flash_attn(self) -> None:
+        cmd = [self.uv, "pip", "uninstall", "--python", str(self.python), "flash-attn"]
+        with contextlib.suppress(BootstrapError):
+            self.run_tool("sync", cmd, env=self.uv_env(link_mode="copy"))
+
+    def finalize(self, flash_attn: dict, build_s: float) -> None:
+        marker = {
+            "env_id": self.env_id,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created_unix": time.time(),
+            "bootstrap_version": __version__,
+            "python": sys.version.split()[0],
+            "interpreter": sys.executable,
+            "bundle": str(self.bundle),
+            "extras": list(self.config.extras),
+            "flash_attn": flash_attn,
+            "steps_s": self.timings,
+            "build_s": round(build_s, 3),
+            "size_bytes": tree_size(self.staging),
+        }
+        staging_marker = self.staging / f"{MARKER}.tmp"
+        staging_marker.write_text(json.dumps(marker, indent=2) + "\n")
+        os.replace(staging_marker, self.staging / MARKER)
+        env_dir = self.layout.env_dir(self.env_id)
+        try:
+            os.rename(self.staging, env_dir)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) and read_marker(env_dir):
+                self.progress("another builder finished first; keeping its env")
+                shutil.rmtree(self.staging, ignore_errors=True)
+                return
+            raise BootstrapError("finalize", f"could not move the env into place: {exc}") from exc
+        self.progress(f"env {self.env_id} complete: {marker['size_bytes'] / 1e9:.2f} GB")
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total

@@ -1,0 +1,146 @@
+"""`run` and `provision` on a temp volume: cold build, warm exec, second bundle, relocation,
+marker damage. Real uv builds real venvs from the stand-in bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from .conftest import Bootstrap
+
+CONTRACT = {
+    "F5_MODELS_DIR": "models",
+    "HF_HOME": "models/hf",
+    "TORCH_HOME": "models/torch",
+    "NLTK_DATA": "models/nltk",
+    "F5_REFS_DIR": "refs",
+    "F5_LOCKS_DIR": "locks",
+}
+
+
+def worker_report(bootstrap: Bootstrap) -> dict:
+    return json.loads(bootstrap.worker_out.read_text())
+
+
+def test_cold_build_then_warm_exec(bootstrap: Bootstrap) -> None:
+    cold = bootstrap.popen("run", "--", "--rp_serve_api", "x y")
+    out, _ = cold.communicate(timeout=240)
+    assert cold.returncode == 0, out
+    report = worker_report(bootstrap)
+    # Exec, not a child: the worker runs in the very process we started.
+    assert report["pid"] == cold.pid
+    assert report["args"] == ["--rp_serve_api", "x y"]
+    assert report["six"] == "1.17.0"
+    env_id = bootstrap.env_dirs()[0]
+    env_dir = bootstrap.root / "envs" / env_id
+    assert report["prefix"] == str(env_dir)
+    env = report["env"]
+    assert env["F5_VOLUME"] == str(bootstrap.volume)
+    assert env["F5_ENV_ID"] == env_id
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert env["PYTHONUNBUFFERED"] == "1"
+    for name, relative in CONTRACT.items():
+        assert env[name] == str(bootstrap.root / relative), name
+    assert bootstrap.events() == ["healthcheck", "fetch-models offline=0"]
+    marker = json.loads((env_dir / ".f5-complete.json").read_text())
+    assert marker["env_id"] == env_id
+    assert set(marker["steps_s"]) == {"venv", "sync", "healthcheck", "fetch-models"}
+    log = (bootstrap.root / "logs" / f"provision-{env_id}.log").read_text()
+    for step in ("venv done", "sync done", "healthcheck done", "fetch-models done", "six==1.17.0"):
+        assert step in log
+    assert "sync done in" in out  # progress goes to stdout too
+
+    bootstrap.worker_out.unlink()
+    warm = bootstrap.popen("run", "--", "again")
+    out, _ = warm.communicate(timeout=60)
+    assert warm.returncode == 0, out
+    assert worker_report(bootstrap)["pid"] == warm.pid
+    assert worker_report(bootstrap)["args"] == ["again"]
+    assert bootstrap.builds() == 1  # warm: nothing rebuilt, nothing re-checked
+    assert "f5-bootstrap" not in out  # the warm path is silent
+    assert (env_dir / ".f5-last-used").exists()
+
+
+def test_dry_run_prints_exec_line_and_contract(bootstrap: Bootstrap) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    result = bootstrap.run("run", "--dry-run", "--", "a", "b c")
+    assert result.returncode == 0, result.stderr
+    env_id = bootstrap.env_id()
+    lines = result.stdout.splitlines()
+    python = bootstrap.root / "envs" / env_id / "bin" / "python"
+    assert lines[0] == f"exec {python} -m f5_runtime worker a 'b c'"
+    printed = dict(line.split("=", 1) for line in lines[1:])
+    assert printed["F5_ENV_ID"] == env_id
+    assert printed["HF_HUB_OFFLINE"] == "1"
+    assert printed["HF_HOME"] == str(bootstrap.root / "models" / "hf")
+    assert not bootstrap.worker_out.exists()
+
+
+def test_second_bundle_gets_second_env_beside_the_first(
+    bootstrap: Bootstrap, bundle_copy
+) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    first = bootstrap.env_dirs()
+    first_marker = (bootstrap.root / "envs" / first[0] / ".f5-complete.json").read_text()
+    init = bundle_copy / "packages/f5-runtime/src/f5_runtime/__init__.py"
+    init.write_text(init.read_text() + "# release 2\n")
+    result = bootstrap.run("provision", F5_BUNDLE=str(bundle_copy))
+    assert result.returncode == 0, result.stdout + result.stderr
+    envs = bootstrap.env_dirs()
+    assert len(envs) == 2 and first[0] in envs
+    assert (bootstrap.root / "envs" / first[0] / ".f5-complete.json").read_text() == first_marker
+    assert bootstrap.builds() == 2
+    assert bootstrap.status(F5_BUNDLE=str(bundle_copy))["current_env_id"] != first[0]
+
+
+def test_env_built_at_one_root_runs_at_another(bootstrap: Bootstrap) -> None:
+    """A pod builds at /workspace, the serverless worker mounts /runpod-volume."""
+    assert bootstrap.run("provision").returncode == 0
+    moved = bootstrap.tmp / "moved-volume"
+    bootstrap.volume.rename(moved)
+    bootstrap.volume = moved
+    proc = bootstrap.popen("run", "--", "moved")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    report = worker_report(bootstrap)
+    assert report["pid"] == proc.pid
+    assert report["prefix"].startswith(str(moved))
+    assert report["env"]["F5_VOLUME"] == str(moved)
+    assert report["six"] == "1.17.0"
+    assert bootstrap.builds() == 1  # the moved env was used as it was
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "other-env-id", "no-python"])
+def test_damaged_env_is_rebuilt(bootstrap: Bootstrap, damage: str) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    env_dir = bootstrap.root / "envs" / bootstrap.env_dirs()[0]
+    marker = env_dir / ".f5-complete.json"
+    if damage == "missing":
+        marker.unlink()
+    elif damage == "corrupt":
+        marker.write_text('{"env_id": "trunc')
+    elif damage == "other-env-id":
+        marker.write_text(json.dumps({"env_id": "0" * 16}))
+    else:
+        (env_dir / "bin" / "python").unlink()
+    result = bootstrap.run("provision")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "removing half-built" in result.stdout
+    assert bootstrap.builds() == 2
+    assert json.loads(marker.read_text())["env_id"] == env_dir.name
+    python = env_dir / "bin" / "python"
+    subprocess.run([python, "-c", "import six, f5_runtime"], check=True)
+
+
+def test_provision_is_idempotent(bootstrap: Bootstrap) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    again = bootstrap.run("provision")
+    assert again.returncode == 0
+    assert "env is complete" in again.stdout
+    assert bootstrap.builds() == 1
+    shutil.rmtree(bootstrap.root / "envs")
+    assert bootstrap.run("provision").returncode == 0
+    assert bootstrap.builds() == 2
