@@ -1,0 +1,154 @@
+"""Builds container/Dockerfile for real and starts the image (buildah + chroot isolation).
+
+Docker Hub is unreachable here, so the base is a local stand-in for python:3.11-slim
+(Debian bookworm minbase + Debian's python3, see make-standin-base.sh); the Dockerfile and
+container/build-local.sh are the ones users and GitHub run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.container, pytest.mark.slow]
+
+HERE = Path(__file__).resolve().parent
+SIZE_TARGET_BYTES = 300 * 1000 * 1000  # uncompressed, as `podman images` counts it
+STANDIN_BASE = "localhost/f5-standin-python:bookworm"
+STANDIN_PYTHON = "/usr/bin/python3.11"  # Debian's interpreter (python:3.11-slim: /usr/local/bin)
+BUNDLE_DIR = "/opt/f5/bundle"
+BUNDLE_ENTRIES = {"pyproject.toml", "uv.lock", ".python-version", "packages"}
+
+
+def _pinned_uv_version(repo_root: Path) -> str:
+    project = tomllib.loads((repo_root / "packages/f5-bootstrap/pyproject.toml").read_text())
+    dependencies = project["project"]["dependencies"]
+    pins = [m.group(1) for dep in dependencies if (m := re.fullmatch(r"uv==(\S+)", dep))]
+    assert pins, "f5-bootstrap must pin uv (uv==X.Y.Z)"
+    return pins[0]
+
+
+def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+
+
+def _ensure_buildah(repo_root: Path) -> None:
+    if shutil.which("buildah") and shutil.which("podman"):
+        return
+    if os.geteuid() == 0:
+        _run([str(repo_root / ".ci" / "install-container-tools.sh")])
+    if not (shutil.which("buildah") and shutil.which("podman")):
+        pytest.skip(
+            "buildah/podman are not installed and could not be installed "
+            "(run .ci/install-container-tools.sh as root on Debian)"
+        )
+
+
+@pytest.fixture(scope="module")
+def image(repo_root: Path) -> Iterator[str]:
+    _ensure_buildah(repo_root)
+    base = _run([str(HERE / "make-standin-base.sh"), STANDIN_BASE])
+    assert base.returncode == 0, f"stand-in base image failed:\n{base.stderr}"
+
+    tag = f"localhost/f5-tts-runpod-test:{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "BASE_IMAGE": STANDIN_BASE, "BASE_PYTHON": STANDIN_PYTHON}
+    build = _run([str(repo_root / "container" / "build-local.sh"), tag], env=env)
+    assert build.returncode == 0, f"build-local.sh failed:\n{build.stdout}\n{build.stderr}"
+    try:
+        yield tag
+    finally:
+        _run(["podman", "rmi", "--force", tag])
+
+
+@pytest.fixture(scope="module")
+def container(image: str) -> Iterator[str]:
+    created = _run(["buildah", "from", "--pull-never", image])
+    assert created.returncode == 0, created.stderr
+    name = created.stdout.strip()
+    try:
+        yield name
+    finally:
+        _run(["buildah", "rm", name])
+
+
+def _run_in(container: str, *argv: str, volume: Path | None = None):
+    mounts = ["--volume", f"{volume}:/runpod-volume"] if volume else []
+    return _run(["buildah", "run", "--isolation", "chroot", *mounts, container, "--", *argv])
+
+
+def test_image_is_under_the_size_target(image: str, record_property) -> None:
+    size = int(_run(["podman", "image", "inspect", "--format", "{{.Size}}", image]).stdout)
+    record_property("image_size_mb", round(size / 1e6, 1))
+    print(f"\nimage size: {size / 1e6:.1f} MB uncompressed (stand-in base)")
+    assert size < SIZE_TARGET_BYTES, f"image is {size / 1e6:.0f} MB, target is 300 MB"
+
+
+def test_bootstrap_reports_its_version(container: str) -> None:
+    result = _run_in(container, "f5-bootstrap", "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), "f5-bootstrap --version printed nothing"
+
+
+def test_bootstrap_status_on_an_empty_volume(container: str, tmp_path: Path) -> None:
+    result = _run_in(container, "f5-bootstrap", "status", volume=tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    # The mounted volume is found where RunPod mounts it, with no F5_VOLUME set.
+    assert "/runpod-volume" in result.stdout, result.stdout
+
+
+def test_image_config_is_the_launcher(image: str) -> None:
+    fmt = "{{json .Config.Entrypoint}}|{{.Config.WorkingDir}}|{{json .Config.Env}}"
+    entrypoint, workdir, env = (
+        _run(["podman", "image", "inspect", "--format", fmt, image]).stdout.strip().split("|")
+    )
+    assert entrypoint == '["f5-bootstrap","run"]'
+    assert workdir == BUNDLE_DIR
+    for variable in (
+        f"F5_BUNDLE={BUNDLE_DIR}",
+        "UV_PYTHON_DOWNLOADS=never",
+        f"UV_PYTHON={STANDIN_PYTHON}",
+    ):
+        assert variable in env
+
+
+def test_bundle_holds_the_workspace_sources_only(container: str) -> None:
+    listing = _run_in(container, "ls", "-A", BUNDLE_DIR)
+    assert set(listing.stdout.split()) == BUNDLE_ENTRIES
+    found = _run_in(
+        container,
+        "find",
+        f"{BUNDLE_DIR}/packages",
+        "-name",
+        "__pycache__",
+        "-o",
+        "-name",
+        "tests",
+        "-o",
+        "-name",
+        "*.egg-info",
+    )
+    assert found.stdout.strip() == "", f"build leftovers in the bundle:\n{found.stdout}"
+    config = _run_in(
+        container, "test", "-f", f"{BUNDLE_DIR}/packages/f5-runtime/src/f5_runtime/config.py"
+    )
+    assert config.returncode == 0
+
+
+def test_uv_is_the_pinned_version_and_no_caches_are_left(container: str, repo_root: Path) -> None:
+    version = _run_in(container, "uv", "--version")
+    assert version.stdout.split()[:2] == ["uv", _pinned_uv_version(repo_root)]
+    caches = _run_in(
+        container,
+        "sh",
+        "-c",
+        "find /root/.cache /var/lib/apt/lists -mindepth 1 2>/dev/null || true",
+    )
+    assert caches.stdout.strip() == "", f"caches left in the image:\n{caches.stdout}"
