@@ -147,8 +147,8 @@ def layout_lines(words: list[Word], opts: SubtitleOptions) -> tuple[tuple[Word, 
     fewer = SubtitleOptions(max_line_chars=opts.max_line_chars, max_lines=opts.max_lines - 1)
     for cut in range(1, n):
         head = words[:cut]
-        if _text_len(head) > opts.max_line_chars:
-            break
+        if _text_len(head) > opts.max_line_chars and cut > 1:
+            break  # (a single over-long word may still take a line of its own)
         rest = layout_lines(words[cut:], fewer)
         if rest is None:
             continue
