@@ -97,4 +97,6 @@ class Engines(Protocol):
 
 def load_engines(settings: Settings) -> Engines:
     """Build the real engines (F5-TTS + WhisperX) once; heavy imports happen here only."""
-    raise NotImplementedError("the F5-TTS/WhisperX engines arrive with the engines issue")
+    from f5_runtime.voice import load_voice_engines
+
+    return load_voice_engines(settings)
