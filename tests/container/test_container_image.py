@@ -105,11 +105,19 @@ def test_bootstrap_status_on_an_empty_volume(container: str, tmp_path: Path) -> 
 
 
 def test_image_config_is_the_launcher(image: str) -> None:
-    fmt = "{{json .Config.Entrypoint}}|{{.Config.WorkingDir}}|{{json .Config.Env}}"
-    entrypoint, workdir, env = (
-        _run(["podman", "image", "inspect", "--format", fmt, image]).stdout.strip().split("|")
+    fmt = "|".join(
+        (
+            "{{json .Config.Entrypoint}}",
+            "{{json .Config.Cmd}}",
+            "{{.Config.WorkingDir}}",
+            "{{json .Config.Env}}",
+        )
     )
-    assert entrypoint == '["f5-bootstrap","run"]'
+    inspect = _run(["podman", "image", "inspect", "--format", fmt, image])
+    entrypoint, command, workdir, env = inspect.stdout.strip().split("|")
+    # `f5-bootstrap run` by default; a pod's start command replaces only the `run`.
+    assert entrypoint == '["f5-bootstrap"]'
+    assert command == '["run"]'
     assert workdir == BUNDLE_DIR
     for variable in (
         f"F5_BUNDLE={BUNDLE_DIR}",
