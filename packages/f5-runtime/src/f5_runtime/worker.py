@@ -93,12 +93,12 @@ def load_engines(settings: Settings) -> Engines:
 
 def is_broken(exc: BaseException) -> bool:
     """True when the process can no longer serve jobs safely (RunPod should replace it)."""
-    if isinstance(exc, WorkerBrokenError):
-        return True
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
+    while exc is not None and id(exc) not in seen:  # the exception and what caused it
         seen.add(id(exc))
-        if type(exc).__name__ in BROKEN_TYPES or any(m in str(exc) for m in BROKEN_MARKERS):
+        if isinstance(exc, WorkerBrokenError) or type(exc).__name__ in BROKEN_TYPES:
+            return True
+        if any(marker in str(exc) for marker in BROKEN_MARKERS):
             return True
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
     return False
@@ -187,6 +187,8 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     handler = build_handler(settings)
     if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
         handler.report = None  # local modes have no RunPod to send progress to
+    if "--rp_log_level" not in rp_argv:
+        rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
     import runpod
 
     sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
