@@ -21,8 +21,9 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
-  echo "install-container-tools: need root to install: ${missing[*]}" >&2
-  exit 1
+  # Not fatal: without buildah the container tests skip and say why.
+  echo "install-container-tools: not root, cannot install: ${missing[*]}" >&2
+  exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -160,3 +160,38 @@ def test_uv_is_the_pinned_version_and_no_caches_are_left(container: str, repo_ro
         "find /root/.cache /var/lib/apt/lists -mindepth 1 2>/dev/null || true",
     )
     assert caches.stdout.strip() == "", f"caches left in the image:\n{caches.stdout}"
+
+
+def test_build_without_prepared_wheels_falls_back_to_the_index(repo_root: Path) -> None:
+    """The path GitHub without wheels and RunPod's Hub take: pip builds the bundle's
+    f5-bootstrap and takes uv from PyPI. This machine's HTTPS goes through a proxy whose CA
+    only the host trusts, so the host's CA bundle is bind-mounted for the build's RUN steps
+    (a mount, not a layer: the image is unchanged)."""
+    _ensure_buildah(repo_root)
+    ca_bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    assert ca_bundle.is_file(), "the host has no CA bundle to lend the build"
+    assert not (repo_root / "container" / "wheels").exists(), "stale container/wheels"
+    tag = f"localhost/f5-tts-runpod-test:index-{uuid.uuid4().hex[:8]}"
+    build = _run(
+        [
+            "buildah", "bud", "--isolation", "chroot", "--pull-never",
+            "--volume", f"{ca_bundle}:{ca_bundle}:ro",
+            "--build-arg", f"BASE_IMAGE={STANDIN_BASE}",
+            "--build-arg", f"BASE_PYTHON={STANDIN_PYTHON}",
+            "--file", str(repo_root / "container" / "Dockerfile"), "--tag", tag, str(repo_root),
+        ]
+    )  # fmt: skip
+    try:
+        assert build.returncode == 0, f"{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
+        assert "Successfully built f5-bootstrap" in build.stdout, "did not build from source"
+        created = _run(["buildah", "from", "--pull-never", tag])
+        assert created.returncode == 0, created.stderr
+        try:
+            version = _run_in(created.stdout.strip(), "f5-bootstrap", "--version")
+            assert version.returncode == 0, version.stderr
+            uv = _run_in(created.stdout.strip(), "uv", "--version")
+            assert uv.stdout.split()[:2] == ["uv", _pinned_uv_version(repo_root)]
+        finally:
+            _run(["buildah", "rm", created.stdout.strip()])
+    finally:
+        _run(["podman", "rmi", "--force", tag])
