@@ -21,6 +21,7 @@ import logging
 import os
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -233,7 +234,7 @@ class ReferenceCache:
             os.utime(path)  # least recently used goes first
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError) as exc:  # truncated/corrupt: rebuild it
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # corrupt
             log.warning("dropping unreadable cached reference %s: %s", path.name, exc)
             path.unlink(missing_ok=True)
             return None
