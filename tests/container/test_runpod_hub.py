@@ -146,3 +146,12 @@ def test_hub_test_job_passes_the_runtime_schema(hub_tests: dict) -> None:
     for test in hub_tests["tests"]:
         request = schema.parse_request(test["input"])
         assert request.text and request.voice_reference_url
+
+
+def test_hub_dockerfile_is_the_image_dockerfile(repo_root: Path) -> None:
+    # The Hub builds `.runpod/Dockerfile` (or a root one) with the repository root as the
+    # context and no build arguments; it must be exactly container/Dockerfile.
+    hub_copy = (repo_root / ".runpod" / "Dockerfile").read_text()
+    assert hub_copy == (repo_root / "container" / "Dockerfile").read_text(), (
+        "run: cp container/Dockerfile .runpod/Dockerfile"
+    )
