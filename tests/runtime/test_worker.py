@@ -126,21 +126,6 @@ def worker_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def test_worker_runs_test_input_json_from_the_repo_root(tmp_path) -> None:
-    """The SDK's local mode: no flags, no RunPod -> run ./test_input.json once, exit 0."""
-    job = json.loads((REPO_ROOT / "test_input.json").read_text())
-    assert job["input"]["voice_reference_url"].startswith("data:audio/")
-    proc = subprocess.run([sys.executable, "-m", "f5_runtime", "worker"], cwd=REPO_ROOT,
-                          env=worker_env(tmp_path), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=180)
-    out = proc.stdout
-    assert proc.returncode == 0, out
-    assert "engines ready" in out and "completed successfully" in out
-    assert out.index("engines ready") < out.index("Starting Serverless Worker"), "warm start"
-    payload = job["input"]["voice_reference_url"].split(",", 1)[1]
-    assert payload[1000:1100] not in out, "the SDK's DEBUG lines (whole inputs) are off"
-
-
 def test_worker_test_input_flag_fails_with_the_error(tmp_path) -> None:
     bad = json.dumps({"input": {"text": "hi", "voice_reference_url": "ftp://x/y.wav"}})
     proc = subprocess.run([sys.executable, "-m", "f5_runtime", "worker", "--test_input", bad],
