@@ -356,14 +356,20 @@ class Storage:
         return UserError(f"{what}: the storage service refused the request: {code} (HTTP {status})")
 
     def _fetch_http(self, url: str, dest: Path, what: str, limit: int) -> None:
-        with self._open_http(url, what) as response:
+        pool, response = self._open_http(url, what)
+        try:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise _too_large(what, limit, int(declared))
             _write_capped(response.stream(CHUNK_BYTES), dest, what, limit)
+        finally:
+            response.close()  # stops reading: a capped download ends here, not at EOF
+            pool.close()
 
-    def _open_http(self, url: str, what: str) -> Any:
-        """GET with the connection pinned to a checked address, redirects followed by hand."""
+    def _open_http(self, url: str, what: str) -> tuple[Any, Any]:
+        """GET with the connection pinned to a checked address, redirects followed by hand.
+
+        Returns (connection pool, streaming response); the caller closes both."""
         import urllib3
 
         for _hop in range(MAX_REDIRECTS + 1):
@@ -395,27 +401,31 @@ class Storage:
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
-            host_header = host if parts.port is None else f"{host}:{parts.port}"
-            if ":" in host and parts.port is None:
-                host_header = f"[{host}]"
-            response = pool.urlopen(
-                "GET", path, headers={"Host": host_header, "User-Agent": "f5-runtime"},
-                redirect=False, preload_content=False, assert_same_host=False,
-            )
-            if response.status in (301, 302, 303, 307, 308):
+            host_header = f"[{host}]" if ":" in host else host  # IPv6 literals in brackets
+            if parts.port is not None:
+                host_header += f":{parts.port}"
+            try:
+                response = pool.urlopen(
+                    "GET", path, headers={"Host": host_header, "User-Agent": "f5-runtime"},
+                    redirect=False, preload_content=False, assert_same_host=False,
+                )
+            except BaseException:
+                pool.close()
+                raise
+            if response.status in (301, 302, 303, 307, 308) or response.status >= 400:
                 location = response.headers.get("Location")
-                response.release_conn()
+                status = response.status
+                response.close()
+                pool.close()
+                if status >= 400:
+                    if status in RETRYABLE_HTTP:
+                        raise _TransientHTTP(status)
+                    raise InputError(_http_error_message(what, url, status))
                 if not location:
                     raise InputError(f"{what}: redirect without a Location from {redact(url)}")
                 url = urljoin(url, location)
                 continue
-            if response.status in RETRYABLE_HTTP:
-                response.release_conn()
-                raise _TransientHTTP(response.status)
-            if response.status >= 400:
-                response.release_conn()
-                raise InputError(_http_error_message(what, url, response.status))
-            return response
+            return pool, response
         raise InputError(f"{what}: more than {MAX_REDIRECTS} redirects from {redact(url)}")
 
     def _fetch_data(self, url: str, dest: Path, what: str, limit: int) -> None:
