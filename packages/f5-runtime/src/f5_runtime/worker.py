@@ -9,7 +9,8 @@ handler is a thin edge: job dict in, `pipeline.run_job`, plain JSON out. Errors:
   in the log, never a bare traceback as the message;
 - a failure that leaves the GPU or the models unusable (WorkerBrokenError, CUDA errors) ->
   also "refresh_worker": true, so RunPod replaces this worker after the job.
-Progress goes to RunPod (`progress_update`) as each stage starts, only on a real endpoint.
+Progress goes to RunPod (`progress_update`) as each long stage starts (fetch, the engines'
+stages), never in the last moments before the result, and only on a real endpoint.
 
 The RunPod SDK parses sys.argv itself; the flags it knows (--rp_serve_api, --test_input, ...)
 are accepted here and passed through to it.
@@ -60,6 +61,9 @@ RUNPOD_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 
 ProgressReporter = Callable[[dict, Any], None]
+# Stages not reported to RunPod: instant, or the last milliseconds before the result, where a
+# late progress update could land after the job completed (runpod-python #250).
+UNREPORTED_STAGES = frozenset({"validate", "encode", "subtitles", "publish"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -146,7 +150,7 @@ class Handler:
 
         def on_stage(name: str) -> None:
             stage.append(name)
-            if self.report is not None and name != "validate":
+            if self.report is not None and name not in UNREPORTED_STAGES:
                 try:
                     self.report(job, {"stage": name})
                 except Exception:  # progress is best effort, never a reason to fail
