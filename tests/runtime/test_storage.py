@@ -175,6 +175,13 @@ def test_s3_inputs_and_their_errors(s3, bucket, settings_env, faults, tmp_path) 
     assert len(faults.requests) == 1, "a 403 is not retried"
 
 
+def test_s3_keys_are_literal(s3, bucket, settings_env, tmp_path) -> None:
+    url = s3.put(bucket, "takes/50% louder?#1.wav", b"RIFF-odd-key")
+    assert url == f"s3://{bucket}/takes/50% louder?#1.wav"
+    fetched = make_storage(settings_env).fetch(url, tmp_path / "k", what="voice")
+    assert fetched.read_bytes() == b"RIFF-odd-key"
+
+
 def test_data_uris(settings_env, tmp_path) -> None:
     storage = make_storage(settings_env, F5_MAX_AUDIO_MB="1")
     good = "data:audio/wav;base64," + base64.b64encode(b"RIFFxxxx").decode()

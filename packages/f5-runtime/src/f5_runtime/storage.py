@@ -80,11 +80,13 @@ class S3Location:
 
     @classmethod
     def parse(cls, url: str) -> S3Location:
-        parts = urlsplit(url)
-        key = unquote(parts.path.lstrip("/"))
-        if parts.scheme != "s3" or not parts.netloc:
+        """Keys are taken literally, as the AWS CLI does ('%', '?' and '#' are key characters)."""
+        if not url.startswith("s3://"):
             raise InputError(f"{url!r} is not an s3://bucket/key URL")
-        return cls(parts.netloc, key)
+        bucket, _, key = url[len("s3://"):].partition("/")
+        if not bucket:
+            raise InputError(f"{url!r} is not an s3://bucket/key URL")
+        return cls(bucket, key)
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
