@@ -7,10 +7,12 @@ container/build-local.sh are the ones users and GitHub run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -195,3 +197,55 @@ def test_build_without_prepared_wheels_falls_back_to_the_index(repo_root: Path) 
             _run(["buildah", "rm", created.stdout.strip()])
     finally:
         _run(["podman", "rmi", "--force", tag])
+
+
+def test_image_provisions_a_volume_and_runs_the_hub_test_job(image: str, repo_root: Path) -> None:
+    """The seed's criterion "the container starts without exit code 1", for real: in the
+    image, `f5-bootstrap provision` builds the runtime env from the lock on an empty volume,
+    then `f5-bootstrap run` execs the worker, which runs the RunPod Hub's test job (dummy
+    weights, inline data: reference, inline result) once and exits 0.
+
+    Test-machine concessions, none in the image: the host's uv cache (warm after
+    `uv sync --frozen`) is lent as F5_UV_CACHE_DIR instead of <volume>/f5tts/cache/uv, the
+    host's CA bundle is mounted for HTTPS through this machine's proxy, and flash-attn (a
+    GitHub download) is off."""
+    uv_cache = _run(["uv", "cache", "dir"]).stdout.strip()
+    assert uv_cache, "uv cache dir printed nothing"
+    ca_bundle = "/etc/ssl/certs/ca-certificates.crt"
+    hub_job = json.loads((repo_root / ".runpod" / "tests.json").read_text())["tests"][0]
+    env = {
+        "F5_UV_CACHE_DIR": "/uv-cache",
+        "SSL_CERT_FILE": ca_bundle,
+        "F5_FLASH_ATTN": "0",
+        "F5_LOAD_FORMAT": "dummy",
+        "F5_TTS_MODEL": "tiny",
+    }
+    env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
+    # Not tmp_path: pytest keeps old tmp dirs, and this one holds a ~9 GB environment.
+    volume = Path(tempfile.mkdtemp(prefix="f5-volume-"))
+    created = _run(["buildah", "from", "--pull-never", image])
+    assert created.returncode == 0, created.stderr
+    ctr = created.stdout.strip()
+    mounts = ["--volume", f"{volume}:/runpod-volume", "--volume", f"{uv_cache}:/uv-cache",
+              "--volume", f"{ca_bundle}:{ca_bundle}:ro"]  # fmt: skip
+
+    def in_image(*argv: str) -> subprocess.CompletedProcess[str]:
+        return _run(["buildah", "run", "--isolation", "chroot", *mounts, *env_args, ctr,
+                     "--", *argv])  # fmt: skip
+
+    try:
+        provision = in_image("f5-bootstrap", "provision")
+        assert provision.returncode == 0, f"{provision.stdout[-4000:]}\n{provision.stderr[-4000:]}"
+        assert "complete" in provision.stdout
+        status = in_image("f5-bootstrap", "status")
+        assert "(complete)" in status.stdout, status.stdout
+
+        job = json.dumps({"input": hub_job["input"]})
+        run = in_image("f5-bootstrap", "run", "--", "--test_input", job)
+        output = run.stdout + run.stderr
+        assert run.returncode == 0, output[-6000:]
+        assert "completed successfully" in output, output[-6000:]
+        assert "audio_base64" in output and "word_timings" in output
+    finally:
+        _run(["buildah", "rm", ctr])
+        shutil.rmtree(volume, ignore_errors=True)
