@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -135,27 +136,49 @@ def _cut_cost(words: list[Word], i: int) -> float:
     return 2.0
 
 
+class _Layout:
+    """Line and event layout over one word sequence, with prefix sums and memoised splits."""
+
+    def __init__(self, words: list[Word], opts: SubtitleOptions):
+        self.words, self.opts = words, opts
+        self.prefix = [0, *itertools.accumulate(len(w.word) for w in words)]
+        self.cut_costs = [_cut_cost(words, k) for k in range(len(words))]
+        self.split = functools.lru_cache(maxsize=None)(self._split)
+
+    def text_len(self, i: int, j: int) -> int:  # characters of words[i:j] joined by spaces
+        return self.prefix[j] - self.prefix[i] + (j - i - 1)
+
+    def _split(self, i: int, j: int, lines: int) -> tuple[int, ...] | None:
+        """Line ends for words[i:j] in at most `lines` balanced lines, or None."""
+        width = self.opts.max_line_chars
+        if j - i == 1 or self.text_len(i, j) <= width:
+            return (j,)  # fits one line (a single over-long word gets its own line)
+        if lines < 2:
+            return None
+        best: tuple[float, tuple[int, ...]] | None = None
+        target = self.text_len(i, j) / lines  # balanced lines read best
+        for cut in range(i + 1, j):
+            if self.text_len(i, cut) > width and cut > i + 1:
+                break  # (a single over-long word may still take a line of its own)
+            rest = self.split(cut, j, lines - 1)
+            if rest is None:
+                continue
+            cost = self.cut_costs[cut - 1] + abs(self.text_len(i, cut) - target) / width
+            if best is None or cost < best[0]:
+                best = (cost, (cut, *rest))
+        return best[1] if best else None
+
+    def lines(self, i: int, j: int) -> tuple[tuple[Word, ...], ...] | None:
+        ends = self.split(i, j, self.opts.max_lines)
+        if ends is None:
+            return None
+        starts = (i, *ends[:-1])
+        return tuple(tuple(self.words[a:b]) for a, b in zip(starts, ends, strict=True))
+
+
 def layout_lines(words: list[Word], opts: SubtitleOptions) -> tuple[tuple[Word, ...], ...] | None:
     """Split one event's words into at most max_lines balanced lines, or None if they can't fit."""
-    n = len(words)
-    if n == 1 or _text_len(words) <= opts.max_line_chars:
-        return (tuple(words),)  # fits one line (a single over-long word gets its own line)
-    if opts.max_lines < 2:
-        return None
-    best: tuple[float, tuple[tuple[Word, ...], ...]] | None = None
-    target = _text_len(words) / opts.max_lines  # balanced lines read best
-    fewer = SubtitleOptions(max_line_chars=opts.max_line_chars, max_lines=opts.max_lines - 1)
-    for cut in range(1, n):
-        head = words[:cut]
-        if _text_len(head) > opts.max_line_chars and cut > 1:
-            break  # (a single over-long word may still take a line of its own)
-        rest = layout_lines(words[cut:], fewer)
-        if rest is None:
-            continue
-        cost = _cut_cost(words, cut - 1) + abs(_text_len(head) - target) / opts.max_line_chars
-        if best is None or cost < best[0]:
-            best = (cost, ((*head,), *rest))
-    return best[1] if best else None
+    return _Layout(words, opts).lines(0, len(words))
 
 
 def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
@@ -163,33 +186,35 @@ def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
     n = len(words)
     if n == 0:
         return []
+    layout = _Layout(words, opts)
     max_chars = opts.max_line_chars * opts.max_lines
     inf = float("inf")
     best = [inf] * (n + 1)  # best[j]: cost of the words before j, cut into events
     back = [0] * (n + 1)
     best[0] = 0.0
     for j in range(1, n + 1):  # an event is words[i:j]
+        inner = 0.0  # full stops left inside the event
         for i in range(j - 1, -1, -1):
-            chunk = words[i:j]
-            if len(chunk) > 1:
-                too_long = (_text_len(chunk) > max_chars
-                            or chunk[-1].end - chunk[0].start > opts.max_event_seconds  # type: ignore[operator]
-                            or any(b.start - a.end > LONG_GAP_SECONDS  # type: ignore[operator]
-                                   for a, b in itertools.pairwise(chunk)))
+            if i < j - 1:
+                gap = words[i + 1].start - words[i].end  # type: ignore[operator]
+                too_long = (layout.text_len(i, j) > max_chars
+                            or words[j - 1].end - words[i].start > opts.max_event_seconds  # type: ignore[operator]
+                            or gap > LONG_GAP_SECONDS)
                 if too_long:
-                    break  # longer chunks only get worse
-                if layout_lines(chunk, opts) is None:
+                    break  # longer events only get worse
+                if _ends(words[i], SENTENCE_END):
+                    inner += 1.2
+                if layout.split(i, j, opts.max_lines) is None:
                     continue
             # per event: 1 (fewer events are better) + the cut + full stops left inside it
-            inner = sum(1.2 for w in chunk[:-1] if _ends(w, SENTENCE_END))
-            cost = best[i] + 1.0 + _cut_cost(words, j - 1) + inner
+            cost = best[i] + 1.0 + layout.cut_costs[j - 1] + inner
             if cost < best[j]:
                 best[j], back[j] = cost, i
     events = []
     j = n
     while j > 0:
         i = back[j]
-        lines = layout_lines(words[i:j], opts)
+        lines = layout.lines(i, j)
         assert lines is not None
         events.append(Event(lines))
         j = i
