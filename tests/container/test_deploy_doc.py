@@ -74,3 +74,14 @@ def test_the_original_designs_request_is_valid(doc: str) -> None:
     assert body, "deploy.md lost its example request"
     request = schema.parse_request(json.loads(body.group(1))["input"])
     assert request.audio_url and request.voice_reference_url and request.text
+
+
+def test_exit_code_table_matches_the_bootstrap(doc: str) -> None:
+    from f5_bootstrap.errors import EXIT_CODES
+
+    documented = {
+        step: int(code)
+        for code, steps in re.findall(r"^\| (\d+) \| ([^|]*) \|", doc, flags=re.M)
+        for step in re.findall(r"`([^`]+)`", steps)
+    }
+    assert documented == EXIT_CODES
