@@ -2,12 +2,14 @@
 
 synthesize: a quiet tone whose length follows the text (or the dubbing target), words evenly
 spaced; align: words evenly spaced over the audio; transcribe: a fixed transcript. Texts with
-`__fail__` raise an ordinary exception and `__cuda__` a CUDA-style error, so the worker's error
-paths can be driven through the real API server. Selected with
+`__fail__` raise an ordinary exception, `__cuda__` a CUDA-style error and `__slow__` sleep, so
+the worker's error paths can be driven through the real API server. Selected with
 F5_ENGINES=runtime.engine_double:make_engines (PYTHONPATH=tests).
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 from f5_runtime.engines import Audio, Speech, SynthesisOptions, Transcript, Word
@@ -41,6 +43,8 @@ class ToneEngines:
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
         if on_stage is not None:
             on_stage("tts")
+        if "__slow__" in text:
+            time.sleep(60)  # long enough to be stopped mid-job
         words = text.split()
         seconds = options.target_duration or SECONDS_PER_WORD * len(words) / options.speed
         return Speech(tone(seconds), spaced(words, seconds), reference_text or TRANSCRIPT,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,7 @@ from f5_runtime.config import Settings
 from f5_runtime.errors import ConfigError, StorageError, ValidationError, WorkerBrokenError
 from f5_runtime.storage import Storage
 
-from runtime.conftest import ENGINE_DOUBLE, TESTS_DIR
+from runtime.conftest import ENGINE_DOUBLE, TESTS_DIR, wav_bytes
 from runtime.engine_double import ToneEngines
 
 REPO_ROOT = TESTS_DIR.parent
@@ -27,7 +30,6 @@ def handler(env, engines=None, report=None) -> worker.Handler:
 
 
 def voice_job(text="Hello there", job_id="j-1"):
-    import base64
 
     from runtime.conftest import wav_bytes
 
@@ -134,3 +136,29 @@ def test_worker_test_input_flag_fails_with_the_error(tmp_path) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "input.voice_reference_url: must be an s3://bucket/key" in out
+
+
+def test_sigterm_mid_job_still_cleans_up(s3, bucket, tmp_path) -> None:
+    """RunPod stops workers with SIGTERM: the running job's temp dir and uploads go too."""
+    s3.put(bucket, "voice.wav", wav_bytes(1.0))
+    job = {"input": {"text": "__slow__ job", "voice_reference_url": f"s3://{bucket}/voice.wav"}}
+    jobs_dir = tmp_path / "jobs"
+    env = {**worker_env(jobs_dir), **s3.env()}
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([sys.executable, "-m", "f5_runtime", "worker", "--test_input",
+                                 json.dumps(job)], cwd=tmp_path, env=env, stdout=log_file,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "fetched voice reference" not in log_path.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        assert len(list(jobs_dir.iterdir())) == 1, "the job's temp dir exists while it runs"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(jobs_dir.iterdir()) == [], log_path.read_text()
+    assert "SIGTERM" in log_path.read_text()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -193,11 +194,19 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
         handler.report = None  # local modes have no RunPod to send progress to
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
+    # RunPod stops workers with SIGTERM: exit through Python so that a running job still
+    # removes its temp dir and the outputs it already uploaded (Python's default just dies).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     import runpod
 
     sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
     runpod.serverless.start({"handler": handler})
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    log.warning("SIGTERM: stopping (a running job is abandoned and cleaned up)")
+    raise SystemExit(128 + signum)
 
 
 def main(args: argparse.Namespace) -> int:
