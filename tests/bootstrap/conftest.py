@@ -3,9 +3,11 @@ temp volume per test, and a driver that runs the real `python -m f5_bootstrap` o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -143,10 +145,6 @@ def bundle_copy(tmp_path: Path, bundle: Path) -> Iterator[Path]:
 
 
 def kill_group(proc: subprocess.Popen) -> None:
-    import signal
-
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()

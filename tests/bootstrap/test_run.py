@@ -79,9 +79,7 @@ def test_dry_run_prints_exec_line_and_contract(bootstrap: Bootstrap) -> None:
     assert not bootstrap.worker_out.exists()
 
 
-def test_second_bundle_gets_second_env_beside_the_first(
-    bootstrap: Bootstrap, bundle_copy
-) -> None:
+def test_second_bundle_gets_second_env_beside_the_first(bootstrap: Bootstrap, bundle_copy) -> None:
     assert bootstrap.run("provision").returncode == 0
     first = bootstrap.env_dirs()
     first_marker = (bootstrap.root / "envs" / first[0] / ".f5-complete.json").read_text()

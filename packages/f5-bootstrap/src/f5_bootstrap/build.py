@@ -95,6 +95,9 @@ def provision(config: Config) -> Path:
             remove_half_built(layout, env_id, progress)
             Builder(config, bundle, layout, env_id, progress).build()
         return env_dir
+    except BootstrapError as exc:
+        progress.log_only(f"f5-bootstrap: {exc}\n")  # the log on the volume says why, too
+        raise
     finally:
         progress.close()
 
@@ -154,64 +157,11 @@ class Builder:
     def build(self) -> None:
         started = time.monotonic()
         try:
-            self.layout.envs.mkdir(parents=True, exist_ok=True)
-            with self.step("venv"):
-                self.run_tool(
-                    "venv",
-                    [
-                        self.uv,
-                        "venv",
-                        "--relocatable",
-                        "--no-project",
-                        "--python",
-                        sys.executable,
-                        str(self.staging),
-                    ],
-                    env=self.uv_env(link_mode="copy"),
-                )
-            hardlinks = can_hardlink(self.config.uv_cache_dir, self.staging)
-            link_mode = "hardlink" if hardlinks else "copy"
-            with self.step("sync"):
-                self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
-                self.run_tool(
-                    "sync",
-                    [
-                        self.uv,
-                        "sync",
-                        "--frozen",
-                        "--no-dev",
-                        "--no-editable",
-                        "--inexact",
-                        "--compile-bytecode",
-                        "--package",
-                        "f5-runtime",
-                    ],
-                    env=self.uv_env(link_mode=link_mode),
-                    cwd=self.bundle,
-                )
+            self.make_venv()
+            self.sync()
             flash_attn = self.install_flash_attn()
-            with self.step("healthcheck"):
-                self.run_tool(
-                    "healthcheck",
-                    [str(self.python), "-m", "f5_runtime", "healthcheck"],
-                    env=runtime_env(self.config, self.env_id, offline=True),
-                    cwd=self.layout.root,
-                )
-            with self.step("fetch-models"):
-                models_lock = VolumeLock(
-                    self.layout.models_lock,
-                    what=f"fetching models for env {self.env_id}",
-                    stale_s=self.config.stale_lock_s,
-                    log=self.progress,
-                )
-                models_lock.acquire(self.config.lock_timeout_s)
-                with models_lock:
-                    self.run_tool(
-                        "fetch-models",
-                        [str(self.python), "-m", "f5_runtime", "fetch-models"],
-                        env=runtime_env(self.config, self.env_id, offline=False),
-                        cwd=self.layout.root,
-                    )
+            self.healthcheck()
+            self.fetch_models()
             with self.step("finalize"):
                 self.finalize(flash_attn, time.monotonic() - started)
         except BaseException:
@@ -219,6 +169,52 @@ class Builder:
             # by the next builder, under the lock.)
             shutil.rmtree(self.staging, ignore_errors=True)
             raise
+
+    def make_venv(self) -> None:
+        self.layout.envs.mkdir(parents=True, exist_ok=True)
+        with self.step("venv"):
+            cmd = [self.uv, "venv", "--relocatable", "--no-project", "--python", sys.executable]
+            self.run_tool("venv", [*cmd, str(self.staging)], env=self.uv_env(link_mode="copy"))
+
+    def link_mode(self) -> str:
+        """Hardlinks from the cache when they work (same filesystem), else copies."""
+        if self.config.uv_link_mode != "auto":
+            return self.config.uv_link_mode
+        return "hardlink" if can_hardlink(self.config.uv_cache_dir, self.staging) else "copy"
+
+    def sync(self) -> None:
+        with self.step("sync"):
+            link_mode = self.link_mode()
+            self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
+            cmd = [self.uv, "sync", "--frozen", "--no-dev", "--no-editable", "--inexact"]
+            cmd += ["--compile-bytecode", "--package", "f5-runtime"]
+            self.run_tool("sync", cmd, env=self.uv_env(link_mode=link_mode), cwd=self.bundle)
+
+    def healthcheck(self) -> None:
+        with self.step("healthcheck"):
+            self.run_tool(
+                "healthcheck",
+                [str(self.python), "-m", "f5_runtime", "healthcheck"],
+                env=runtime_env(self.config, self.env_id, offline=True),
+                cwd=self.layout.root,
+            )
+
+    def fetch_models(self) -> None:
+        with self.step("fetch-models"):
+            models_lock = VolumeLock(
+                self.layout.models_lock,
+                what=f"fetching models for env {self.env_id}",
+                stale_s=self.config.stale_lock_s,
+                log=self.progress,
+            )
+            models_lock.acquire(self.config.lock_timeout_s)
+            with models_lock:
+                self.run_tool(
+                    "fetch-models",
+                    [str(self.python), "-m", "f5_runtime", "fetch-models"],
+                    env=runtime_env(self.config, self.env_id, offline=False),
+                    cwd=self.layout.root,
+                )
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:

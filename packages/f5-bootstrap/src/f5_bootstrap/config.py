@@ -40,6 +40,7 @@ class Config:
     gc_keep_hours: float  # F5_GC_KEEP_HOURS: default age for `gc --keep-hours`
     uv_cache_dir: Path  # F5_UV_CACHE_DIR: default <root>/cache/uv, beside the envs
     uv_bin: str | None  # F5_UV: the uv binary; else the `uv` package's, else PATH
+    uv_link_mode: str  # F5_UV_LINK_MODE: auto (hardlink when it works, else copy) | copy | hardlink
 
     @property
     def root(self) -> Path:
@@ -79,6 +80,7 @@ class Config:
             if env.get("F5_UV_CACHE_DIR")
             else volume / PROJECT_DIR / "cache" / "uv",
             uv_bin=env.get("F5_UV") or None,
+            uv_link_mode=_choice(env, "F5_UV_LINK_MODE", ("auto", "copy", "hardlink")),
         )
 
 
@@ -125,4 +127,12 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         value = -1.0
     if value < 0:
         raise BootstrapError("config", f"{name}={raw!r} is not a non-negative number", "")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`; the first is the default."""
+    value = (env.get(name) or choices[0]).strip().lower()
+    if value not in choices:
+        raise BootstrapError("config", f"{name}={value!r} is not one of {', '.join(choices)}", "")
     return value

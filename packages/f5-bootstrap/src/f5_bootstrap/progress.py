@@ -33,6 +33,10 @@ class Progress:
         if self._log is not None:
             self._log.write(text)
 
+    def log_only(self, text: str) -> None:
+        if self._log is not None:
+            self._log.write(text)
+
     def close(self) -> None:
         if self._log is not None:
             self._log.close()

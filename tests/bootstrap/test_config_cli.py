@@ -1,0 +1,129 @@
+"""Configuration, env identity, exit codes and the command line (in-process where it can be)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from f5_bootstrap import __version__
+from f5_bootstrap.config import DEFAULT_FLASH_ATTN_URL, Config, detect_volume
+from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.errors import EXIT_CODES, BootstrapError
+
+from .conftest import BOOTSTRAP, Bootstrap
+
+README = Path(__file__).resolve().parents[2] / "packages/f5-bootstrap/README.md"
+
+
+def test_defaults_find_the_checkout_and_the_local_volume(repo_root: Path) -> None:
+    config = Config.from_env({})
+    assert config.bundle == repo_root  # running from a checkout: the repo root
+    assert config.flash_attn_url == DEFAULT_FLASH_ATTN_URL
+    assert "cu12torch2.8cxx11abiTRUE-cp311-cp311" in DEFAULT_FLASH_ATTN_URL
+    assert config.uv_cache_dir == config.root / "cache" / "uv"
+    assert config.root == config.volume / "f5tts"
+    if not Path("/runpod-volume").is_mount() and not Path("/workspace").is_mount():
+        assert detect_volume({}) == Path("~/.cache/f5tts").expanduser()
+
+
+def test_explicit_settings(tmp_path: Path, bundle: Path) -> None:
+    config = Config.from_env(
+        {
+            "F5_VOLUME": str(tmp_path),
+            "F5_BUNDLE": str(bundle),
+            "F5_LOCK_TIMEOUT_S": "5",
+            "F5_LOCK_STALE_S": "1.5",
+            "F5_FLASH_ATTN": "0",
+            "F5_GC_KEEP_HOURS": "3",
+            "F5_UV_LINK_MODE": "copy",
+        }
+    )
+    assert (config.volume, config.bundle) == (tmp_path, bundle)
+    assert (config.lock_timeout_s, config.stale_lock_s, config.gc_keep_hours) == (5, 1.5, 3)
+    assert config.flash_attn_url is None and config.extras == ()
+    assert config.uv_link_mode == "copy"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("F5_LOCK_TIMEOUT_S", "soon", "F5_LOCK_TIMEOUT_S='soon'"),
+        ("F5_LOCK_STALE_S", "-1", "F5_LOCK_STALE_S='-1'"),
+        ("F5_UV_LINK_MODE", "symlink", "not one of auto, copy, hardlink"),
+        ("F5_BUNDLE", "/nonexistent", "F5_BUNDLE=/nonexistent has no uv.lock"),
+    ],
+)
+def test_bad_settings_are_config_errors(name: str, value: str, says: str) -> None:
+    with pytest.raises(BootstrapError) as caught:
+        Config.from_env({name: value})
+    assert caught.value.step == "config" and caught.value.exit_code == 3
+    assert says in str(caught.value)
+
+
+def test_no_bundle_outside_a_checkout_says_what_to_set(tmp_path: Path) -> None:
+    config = Config.from_env({"F5_VOLUME": str(tmp_path)})
+    config = Config(**{**config.__dict__, "bundle": None})
+    with pytest.raises(BootstrapError, match="F5_BUNDLE is not set") as caught:
+        config.require_bundle()
+    assert "set F5_BUNDLE" in caught.value.hint
+
+
+def test_env_id_follows_what_decides_the_env(tmp_path: Path, bundle: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    base = compute_env_id(copy)
+    assert re.fullmatch(r"[0-9a-f]{16}", base)
+    assert compute_env_id(copy) == base  # stable
+    pycache = copy / "packages/f5-runtime/src/f5_runtime/__pycache__"
+    pycache.mkdir(exist_ok=True)
+    (pycache / "x.cpython-311.pyc").write_bytes(b"\0")
+    (copy / "README.md").write_text("docs do not change the env")
+    assert compute_env_id(copy) == base
+    assert compute_env_id(copy, ["flash-attn=URL"]) != base
+    changes = [
+        copy / "uv.lock",
+        copy / "pyproject.toml",
+        copy / "packages/f5-runtime/pyproject.toml",
+        copy / "packages/f5-runtime/src/f5_runtime/__main__.py",
+    ]
+    seen = {base}
+    for path in changes:
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# changed\n")
+        seen.add(compute_env_id(copy))
+        path.write_bytes(original)
+    assert len(seen) == 1 + len(changes)
+    assert compute_env_id(copy) == base
+
+
+def test_readme_documents_every_exit_code() -> None:
+    text = README.read_text()
+    for step, code in EXIT_CODES.items():
+        assert re.search(rf"\|\s*{code}\s*\|[^\n]*`{step}`", text), (step, code)
+
+
+def test_version_help_and_bad_usage() -> None:
+    version = subprocess.run([*BOOTSTRAP, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.strip() == f"f5-bootstrap {__version__}"
+    helped = subprocess.run([*BOOTSTRAP, "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0
+    for command in ("run", "provision", "status", "gc"):
+        assert command in helped.stdout
+    bad = subprocess.run([*BOOTSTRAP, "launch"], capture_output=True, text=True)
+    assert bad.returncode == 2
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "f5-bootstrap"
+    result = subprocess.run([script, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "f5-bootstrap" in result.stdout
+
+
+def test_config_error_from_the_command_line(bootstrap: Bootstrap) -> None:
+    result = bootstrap.run("run", "--dry-run", F5_LOCK_TIMEOUT_S="never")
+    assert result.returncode == 3
+    assert result.stderr.startswith("f5-bootstrap: config failed: F5_LOCK_TIMEOUT_S='never'")
