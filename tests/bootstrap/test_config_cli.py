@@ -127,3 +127,11 @@ def test_config_error_from_the_command_line(bootstrap: Bootstrap) -> None:
     result = bootstrap.run("run", "--dry-run", F5_LOCK_TIMEOUT_S="never")
     assert result.returncode == 3
     assert result.stderr.startswith("f5-bootstrap: config failed: F5_LOCK_TIMEOUT_S='never'")
+
+
+def test_unwritable_volume_is_a_config_error(bootstrap: Bootstrap, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    result = bootstrap.run("provision", F5_VOLUME=str(tmp_path / "a-file" / "volume"))
+    assert result.returncode == 3
+    assert "config failed: cannot write to the volume" in result.stderr
+    assert "hint: check F5_VOLUME" in result.stderr

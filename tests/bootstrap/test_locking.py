@@ -129,3 +129,18 @@ def test_waiter_gives_up_with_a_clear_error(bootstrap: Bootstrap) -> None:
     assert not status["current_complete"]
     log = bootstrap.root / "logs" / f"provision-{env_id}.log"
     assert "waiting for" in log.read_text()
+
+
+def test_terminated_builder_cleans_up_after_itself(bootstrap: Bootstrap) -> None:
+    """SIGTERM (RunPod stopping a worker): the build unwinds, the staging dir goes."""
+    builder = bootstrap.popen("provision", F5_TEST_HEALTHCHECK_SLEEP="300")
+    try:
+        bootstrap.wait_for_event("healthcheck-sleeping")
+        assert bootstrap.env_dirs()[0].startswith(".staging-")
+        builder.send_signal(signal.SIGTERM)
+        builder.wait(timeout=30)
+    finally:
+        kill_group(builder)
+    assert builder.returncode == 128 + signal.SIGTERM
+    assert bootstrap.env_dirs() == []
+    assert bootstrap.status()["envs"] == []

@@ -16,6 +16,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -75,7 +76,16 @@ def provision(config: Config) -> Path:
     layout = Layout(config.root)
     env_id = compute_env_id(bundle, config.extras)
     env_dir = layout.env_dir(env_id)
+    try:
+        layout.logs.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BootstrapError(
+            "config",
+            f"cannot write to the volume at {config.root}: {exc}",
+            "check F5_VOLUME and that the volume is mounted read-write",
+        ) from exc
     progress = Progress(layout.provision_log(env_id))
+    terminate_cleanly()
     try:
         progress(f"env {env_id} (bundle {bundle}, volume {config.volume})")
         if is_complete(env_dir, env_id):
@@ -100,6 +110,17 @@ def provision(config: Config) -> Path:
         raise
     finally:
         progress.close()
+
+
+def terminate_cleanly() -> None:
+    """SIGTERM (RunPod stopping a worker) unwinds like an error: the tool being run is killed
+    and the staging dir removed, instead of both being left to the next builder."""
+
+    def exit_on_term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, exit_on_term)
 
 
 def remove_half_built(layout: Layout, env_id: str, progress: Progress) -> None:
