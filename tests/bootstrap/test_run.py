@@ -142,3 +142,15 @@ def test_provision_is_idempotent(bootstrap: Bootstrap) -> None:
     shutil.rmtree(bootstrap.root / "envs")
     assert bootstrap.run("provision").returncode == 0
     assert bootstrap.builds() == 2
+
+
+@pytest.mark.parametrize(("mode", "shared_inode"), [("auto", True), ("copy", False)])
+def test_link_mode(bootstrap: Bootstrap, mode: str, shared_inode: bool) -> None:
+    """auto hardlinks from the cache when it can (same filesystem here); copy never does."""
+    result = bootstrap.run("provision", F5_UV_LINK_MODE=mode)
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = "hardlink" if shared_inode else "copy"
+    assert f"link mode {expected}, cache {bootstrap.uv_cache}" in result.stdout
+    [env_id] = bootstrap.env_dirs()
+    six = bootstrap.root / "envs" / env_id / "lib/python3.11/site-packages/six.py"
+    assert (six.stat().st_nlink > 1) is shared_inode
