@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from f5_runtime.config import Settings
-from f5_runtime.errors import ModelMissingError, RuntimeFailure, ValidationError
+from f5_runtime.errors import ConfigError, ModelMissingError, RuntimeFailure, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def asr_repo(asr_model: str) -> str | None:
     from faster_whisper.utils import _MODELS  # faster-whisper's own name -> repo table
 
     if asr_model not in _MODELS:
-        raise ValidationError(
+        raise ConfigError(
             f"F5_ASR_MODEL={asr_model!r}: use one of {', '.join(_MODELS)}, a Hub repo id or a "
             "local CTranslate2 directory"
         )
@@ -195,7 +195,10 @@ def manifest(settings: Settings) -> list[Model]:
     if repo:
         models.append(HubModel("asr", repo, PINNED_REVISIONS.get(repo), patterns=ASR_PATTERNS))
     for language in settings.languages:
-        source = align_source(settings, language)
+        try:
+            source = align_source(settings, language)
+        except ValidationError as exc:
+            raise ConfigError(f"F5_LANGUAGES: {exc}") from None
         if source.kind == "torchaudio":
             assert source.url and source.checkpoint
             models.append(UrlModel(f"align:{language}", source.url, source.checkpoint))
@@ -489,9 +492,12 @@ class Fetcher:
         """The commit and file list of `model` from the Hub (one API call)."""
         from huggingface_hub import HfApi
 
-        info = HfApi(endpoint=self.settings.hf_endpoint).model_info(
-            model.repo_id, revision=revision or "main"
-        )
+        try:
+            info = HfApi(endpoint=self.settings.hf_endpoint).model_info(
+                model.repo_id, revision=revision or "main"
+            )
+        except Exception as exc:  # network, 404, auth, HF_HUB_OFFLINE=1: name the repo
+            raise FetchError(f"could not list {model.repo_id}@{revision or 'main'}: {exc}") from exc
         names = [s.rfilename for s in info.siblings or []]
         if model.files:
             files = list(model.files)
