@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -513,7 +514,10 @@ class Fetcher:
 
     def _hf_download(self, repo_id: str, file: str, revision: str) -> str:
         from huggingface_hub import hf_hub_download
+        from huggingface_hub.utils import disable_progress_bars
 
+        if not sys.stderr.isatty():
+            disable_progress_bars()  # a log file gets our one line per file instead
         try:
             return hf_hub_download(
                 repo_id,
