@@ -103,4 +103,3 @@ def test_bench_falls_back_to_dummy_weights_and_reports_each_stage(tmp_path, monk
     for case in result["cases"]:
         assert case["rtf"] > 0 and case["audio_s"] > 0 and case["peak_memory_mb"] > 0
         assert {"reference", "synthesize", "align"} <= set(case["stages_s"])
-

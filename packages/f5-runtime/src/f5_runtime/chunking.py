@@ -4,7 +4,8 @@ F5-TTS generates reference + text in one window of about 22 s (the length it was
 on), so long text is cut into chunks that fit. Chunks break at sentence ends first, clause
 marks (, ; :) only inside a sentence too long for one chunk, and spaces only inside a clause
 too long for one chunk; the chunk count is the smallest that fits the budget and the text is
-then spread evenly over that count, so that chunks batched together have similar lengths.
+then spread as evenly as possible over that count, so that chunks batched together have
+similar lengths.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 
 WINDOW_SECONDS = 22.0  # f5-tts's chunk budget: reference + generated speech per chunk
 MIN_BUDGET_BYTES = 16  # never chunk finer than this (a very long reference)
+MAX_BALANCED_PIECES = 400  # above this many sentences/clauses, plain greedy packing
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|(?<=[。！？])")
 CLAUSE_END = re.compile(r"(?<=[,;:])\s+|(?<=[，；：、])")
@@ -95,17 +97,36 @@ def _groups_within(pieces: list[str], budget: int) -> list[list[str]]:
 
 
 def _balanced(pieces: list[str], budget: int) -> list[list[str]]:
-    """The same number of chunks as greedy packing, with the largest chunk as small as
-    possible: binary search on the cap, greedy packing under it."""
-    count = len(_groups_within(pieces, budget))
-    low, high = max(nbytes(p) for p in pieces), budget
-    while low < high:
-        cap = (low + high) // 2
-        if len(_groups_within(pieces, cap)) <= count:
-            high = cap
-        else:
-            low = cap + 1
-    return _groups_within(pieces, low)
+    """The same number of chunks as greedy packing, as even as possible: the partition that
+    minimises the sum of squared chunk sizes (dynamic programming; attention cost grows with
+    the square of a chunk's length, and equal chunks share a batch)."""
+    greedy = _groups_within(pieces, budget)
+    count, n = len(greedy), len(pieces)
+    if count == 1 or n > MAX_BALANCED_PIECES:
+        return greedy
+    prefix = [0]
+    for p in pieces:
+        prefix.append(prefix[-1] + nbytes(p) + 1)  # + the joining space
+    inf = float("inf")
+    cost = [[inf] * (n + 1) for _ in range(count + 1)]
+    cut = [[0] * (n + 1) for _ in range(count + 1)]
+    cost[0][0] = 0
+    for k in range(1, count + 1):
+        for i in range(k, n + 1):
+            for j in range(i - 1, k - 2, -1):
+                size = prefix[i] - prefix[j]
+                if size > budget + 1:
+                    break
+                if cost[k - 1][j] + size * size < cost[k][i]:
+                    cost[k][i], cut[k][i] = cost[k - 1][j] + size * size, j
+    if cost[count][n] == inf:
+        return greedy
+    groups, i = [], n
+    for k in range(count, 0, -1):
+        groups.append(pieces[cut[k][i] : i])
+        i = cut[k][i]
+    groups.reverse()
+    return groups if all(nbytes(_join(g)) <= budget for g in groups) else greedy
 
 
 def chunk_text(text: str, budget: int) -> list[str]:

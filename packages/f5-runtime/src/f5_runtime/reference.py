@@ -41,12 +41,12 @@ MAX_REFERENCE_SECONDS = 12.0  # f5-tts's reference bound; longer ones leave no r
 MIN_REFERENCE_SECONDS = 1.0  # below this there is no voice to clone
 MIN_CLIP_SECONDS = 4.0  # a pause earlier than this is not used as the clip point
 FRAME_SECONDS = 0.01  # analysis frame of the silence detector
-SILENCE_BELOW_PEAK_DB = 40.0  # a frame this far below the loudest frame is silence...
+SILENCE_BELOW_PEAK_DB = 30.0  # a frame this far below the loudest frame is silence...
 SILENCE_FLOOR_DB = -55.0  # ...or below this absolute level (dBFS), whichever is higher
 EDGE_KEEP_SECONDS = 0.05  # silence kept before the first and after the last sound
 LONG_PAUSE_SECONDS = 0.3  # a pause between sentences: the preferred clip point
 SHORT_PAUSE_SECONDS = 0.08  # a pause between words: the fallback clip point
-PREPARATION_VERSION = "1"  # bump when the preparation changes: old cache entries stop matching
+PREPARATION_VERSION = "2"  # bump when the preparation changes: old cache entries stop matching
 STALE_TEMP_SECONDS = 3600  # leftover temp files of crashed writers are removed after this
 
 

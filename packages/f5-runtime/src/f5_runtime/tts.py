@@ -44,7 +44,7 @@ FRAMES_PER_SECOND = SAMPLE_RATE / HOP  # 93.75
 CROSS_FADE_SECONDS = 0.1  # overlap of consecutive chunks
 TAIL_MARGIN_SECONDS = 0.15  # extra time per chunk so its last word is not cut off
 MIN_TEXT_BYTES = 10  # shorter texts get the time of this many bytes (upstream: speed 0.3)
-SAME_DURATION_TOLERANCE = 0.12  # chunks within 12 % of each other's length share one duration
+SAME_DURATION_TOLERANCE = 0.2  # chunks within 20 % of the longest share one (their mean) length
 DEFAULT_BATCH_FRAMES = 24_000  # frames (batch x length) sampled at once; OOM halves the batch
 
 # The tiny test architecture: F5_TTS_MODEL=tiny; the fixtures save this one (~190k params).
