@@ -85,7 +85,7 @@ def provision(config: Config) -> Path:
             "check F5_VOLUME and that the volume is mounted read-write",
         ) from exc
     progress = Progress(layout.provision_log(env_id))
-    terminate_cleanly()
+    previous_handler = terminate_cleanly()
     try:
         progress(f"env {env_id} (bundle {bundle}, volume {config.volume})")
         if is_complete(env_dir, env_id):
@@ -110,17 +110,22 @@ def provision(config: Config) -> Path:
         raise
     finally:
         progress.close()
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
 
 
-def terminate_cleanly() -> None:
+def terminate_cleanly() -> signal.Handlers | object | None:
     """SIGTERM (RunPod stopping a worker) unwinds like an error: the tool being run is killed
-    and the staging dir removed, instead of both being left to the next builder."""
+    and the staging dir removed, instead of both being left to the next builder. Returns the
+    handler it replaced."""
 
     def exit_on_term(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
 
-    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-        signal.signal(signal.SIGTERM, exit_on_term)
+    try:
+        return signal.signal(signal.SIGTERM, exit_on_term)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
 
 
 def remove_half_built(layout: Layout, env_id: str, progress: Progress) -> None:
