@@ -97,7 +97,7 @@ class VolumeLock:
         self.stale_s = stale_s
         self.log = log
         self.token = uuid.uuid4().hex
-        self._os_lock = filelock.FileLock(str(path), is_singleton=False)
+        self._os_lock = filelock.FileLock(str(path))
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._seen: tuple[object, float] | None = None  # (holder state, monotonic first seen)
@@ -234,7 +234,7 @@ def lock_holder(lock_path: Path, stale_s: float) -> Holder | None:
     """Who holds this lock now (a live holder), without taking it; for status and gc."""
     if not lock_path.exists():
         return None
-    probe = filelock.FileLock(str(lock_path), is_singleton=False)
+    probe = filelock.FileLock(str(lock_path))
     try:
         probe.acquire(timeout=0)
     except filelock.Timeout:
