@@ -141,3 +141,29 @@ def test_dummy_aligner_and_asr_need_no_files(tmp_path, speech, reference_clip):
     transcript = aligner.transcribe(speech, "en")
     assert transcript.text and transcript.language == "en"
     assert not any(tmp_path.iterdir())  # nothing written to the volume
+
+
+def test_long_recordings_are_run_through_the_model_window_by_window(
+    aligner, speech, reference_clip, monkeypatch
+):
+    import f5_runtime.align
+    import numpy as np
+
+    monkeypatch.setattr(f5_runtime.align, "WINDOW_SAMPLES", 2 * 16_000)
+    inputs: list[int] = []
+    frames: list[int] = []
+    windowed = aligner._align_model("en")[0]
+    hooks = [
+        windowed.inner.register_forward_hook(lambda m, a, out: inputs.append(a[0].shape[-1])),
+        windowed.register_forward_hook(lambda m, a, out: frames.append(out.logits.shape[1])),
+    ]
+    try:
+        long = Audio(np.tile(speech.samples, 3), speech.sample_rate)  # 16 s
+        text = " ".join([reference_clip[1]] * 3)
+        words = aligner.align(long, text, "en")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert_timed(words, text, long.duration)
+    assert len(inputs) == 8 and max(inputs) == 2 * 16_000  # 16 s in 2 s windows
+    assert frames[0] >= 0.98 * long.duration * 50  # emissions (50 per s) for all of it

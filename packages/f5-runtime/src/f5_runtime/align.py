@@ -42,6 +42,9 @@ LANGUAGES_WITHOUT_SPACES = ("ja", "zh")  # whisperx aligns these character by ch
 ASR_BATCH_SIZE = {"cuda": 8, "cpu": 1}  # Whisper segments decoded together
 ASR_COMPUTE_TYPE = {"cuda": "float16", "cpu": "int8"}  # faster-whisper's advice per device
 DECIMALS = 3  # word times and scores are rounded to milliseconds
+# wav2vec2 attends over the whole input (memory grows with its square): long recordings get
+# their emissions computed per window, the alignment itself still runs over all of them
+WINDOW_SAMPLES = 30 * SAMPLE_RATE  # a multiple of the model's 320-sample frame stride
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,8 @@ class Aligner:
     def _align_model(self, language: str) -> tuple[Any, dict]:
         with self._lock:
             if language not in self._align_models:
-                self._align_models[language] = self._source.align_model(language, self.device)
+                model, metadata = self._source.align_model(language, self.device)
+                self._align_models[language] = (_windowed(model, metadata["type"]), metadata)
             return self._align_models[language]
 
     def _asr_model(self) -> Any:
@@ -267,6 +271,41 @@ class _DummyModels(_ModelSource):
             compute_type=ASR_COMPUTE_TYPE.get(device, "float32"),
             vad_method="pyannote",
         )
+
+
+def _windowed(model: Any, kind: str) -> Any:
+    """`model` computing its CTC emissions window by window on long inputs; the same
+    call and return shapes as the model's own (what whisperx.align expects of its `kind`)."""
+    import torch
+
+    class Windowed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = model
+
+        def forward(self, waveform, lengths=None):
+            if waveform.shape[-1] <= WINDOW_SAMPLES:
+                if kind == "torchaudio":
+                    return self.inner(waveform, lengths=lengths)
+                return self.inner(waveform)
+            pieces = []
+            for start in range(0, waveform.shape[-1], WINDOW_SAMPLES):
+                piece = waveform[..., start : start + WINDOW_SAMPLES]
+                if piece.shape[-1] < 400:  # shorter than one wav2vec2 frame
+                    break
+                out = self.inner(piece)
+                pieces.append(out[0] if kind == "torchaudio" else out.logits)
+            emissions = torch.cat(pieces, dim=1)
+            if kind == "torchaudio":
+                return emissions, None
+            return _Logits(emissions)
+
+    return Windowed().eval()
+
+
+@dataclass(frozen=True)
+class _Logits:
+    logits: Any  # what whisperx reads from a transformers model's output
 
 
 def load_aligner(settings: Settings, device: str) -> Aligner:
