@@ -178,11 +178,31 @@ class Aligner:
         text = " ".join(s["text"].strip() for s in segments)
         detected = language or result.get("language") or "en"
         try:
-            words = self.align(audio, text, detected)
+            words = self._align_segments(samples, segments, detected)
         except (ModelMissingError, ValidationError) as exc:
             logger.info("no aligner for %s (%s): word times from Whisper's segments", detected, exc)
             words = _segment_words(segments, audio.duration)
         return Transcript(text=text, language=detected, words=words)
+
+    def _align_segments(self, samples: np.ndarray, segments: list[dict], language: str):
+        """Each Whisper segment (speech between pauses, <= 30 s) aligned on its own stretch
+        of audio: smaller problems than the whole recording, and a bad one stays local."""
+        words: list[Word] = []
+        for segment in segments:
+            start = float(segment["start"])
+            first, last = int(start * SAMPLE_RATE), int(float(segment["end"]) * SAMPLE_RATE)
+            piece = Audio(samples[first:last], SAMPLE_RATE)
+            for w in self.align(piece, segment["text"], language):
+                assert w.start is not None and w.end is not None
+                words.append(
+                    Word(
+                        w.word,
+                        round(start + w.start, DECIMALS),
+                        round(start + w.end, DECIMALS),
+                        w.score,
+                    )
+                )
+        return words
 
 
 # -------------------------------------------------------------------------------------------
