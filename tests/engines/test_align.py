@@ -167,3 +167,30 @@ def test_long_recordings_are_run_through_the_model_window_by_window(
     assert_timed(words, text, long.duration)
     assert len(inputs) == 8 and max(inputs) == 2 * 16_000  # 16 s in 2 s windows
     assert frames[0] >= 0.98 * long.duration * 50  # emissions (50 per s) for all of it
+
+
+@pytest.mark.parametrize(
+    ("written", "language", "spoken"),
+    [
+        ("2014,", "en", "twenty fourteen"),
+        ("1990s", "en", "nineteen nineties"),
+        ("$5.", "en", "five dollars"),
+        ("$5.50", "en", "five dollars fifty cents"),
+        ("3.5", "en", "three point five"),
+        ("1,000", "en", "one thousand"),
+        ("50%", "en", "fifty percent"),
+        ("21st", "en", "twenty first"),
+        ("10:05", "en", "ten oh five"),
+        ("2010-2014", "en", "twenty ten twenty fourteen"),
+        ("mp3", "en", "mp three"),
+        ("&", "en", "and"),
+        ("nature,", "en", "nature,"),  # no digit, no symbol: as written
+        ("3,5", "de", "drei Komma fünf"),
+        ("5€", "de", "fünf"),  # symbol names are English only; the number is still spoken
+        ("42", "xx", "42"),  # a language num2words lacks: left for the wildcard/interpolation
+    ],
+)
+def test_spoken_forms(written, language, spoken):
+    from f5_runtime.numbers import spoken_words
+
+    assert spoken_words(written, language) == spoken.split()
