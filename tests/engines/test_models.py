@@ -167,3 +167,37 @@ def test_the_engines_load_what_fetch_wrote_without_the_network(model_hub, settin
     assert transcript.language == "nl" and transcript.text
     aligner.unload_asr()
     assert len(model_hub.requests) == requests  # everything came from the volume
+
+
+def test_fetch_models_under_a_lock_its_parent_holds(
+    model_hub, tmp_path, tiny_wav2vec2_dir, tiny_whisper_dir
+):
+    """f5-bootstrap takes locks/models.lock and runs `fetch-models` under it (see
+    f5_bootstrap.lock: the holder file names host and pid): the child must not wait for it."""
+    import socket
+    import subprocess
+    import sys
+
+    import filelock
+
+    env = model_hub.env(
+        tmp_path / "volume",
+        F5_ALIGN_MODELS=f"en={tiny_wav2vec2_dir}",  # local: keeps the child's imports light
+        F5_ASR_MODEL=str(tiny_whisper_dir),
+    )
+    settings = Settings.from_env(env)
+    settings.locks_dir.mkdir(parents=True)
+    lock_file = settings.locks_dir / "models.lock"
+    holder = {"host": socket.gethostname(), "pid": os.getpid(), "what": "a test as bootstrap"}
+    lock_file.with_suffix(".holder").write_text(json.dumps(holder))
+    with filelock.FileLock(str(lock_file)):
+        child = subprocess.run(
+            [sys.executable, "-m", "f5_runtime", "fetch-models"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert child.returncode == 0, child.stdout + child.stderr
+    assert "held by the process that started this one (a test as bootstrap)" in child.stdout
+    assert (models.vocoder_dir(settings) / "config.yaml").is_file()

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 import urllib.parse
@@ -638,13 +639,30 @@ def fetch_models(
     if not models:
         out("nothing to fetch: F5_LOAD_FORMAT=dummy builds every model in memory")
         return Report()
-    lock = filelock.FileLock(str(settings.locks_dir / "models.lock"))
+    lock_file = settings.locks_dir / "models.lock"
+    if take_lock and (holder := _held_by_parent(lock_file)):
+        out(f"{lock_file} is held by the process that started this one ({holder}): using it")
+        take_lock = False
+    lock = filelock.FileLock(str(lock_file))
     with contextlib.ExitStack() as stack:
         if take_lock:
             settings.locks_dir.mkdir(parents=True, exist_ok=True)
             _acquire(lock, out)
             stack.callback(lock.release)
         return Fetcher(settings, offline=offline, out=out).run(models)
+
+
+def _held_by_parent(lock_file: Path) -> str | None:
+    """f5-bootstrap takes the models lock itself and runs `fetch-models` under it; it says
+    who holds the lock in `models.holder` (host, pid, ...). Waiting for our own parent would
+    never end, so a lock held by the parent process counts as ours."""
+    try:
+        holder = json.loads(lock_file.with_suffix(".holder").read_text())
+    except (OSError, ValueError):
+        return None
+    if holder.get("pid") == os.getppid() and holder.get("host") == socket.gethostname():
+        return str(holder.get("what") or f"pid {holder['pid']}")
+    return None
 
 
 def _acquire(lock, out) -> None:
