@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from f5_runtime import cli, models
+from f5_runtime import cli, model_fetch, models
 from f5_runtime.align import load_aligner
 from f5_runtime.audio import decode
 from f5_runtime.config import Settings
@@ -32,7 +32,7 @@ def sha256(path: Path) -> str:
 
 def test_fetch_brings_every_model_of_the_manifest_and_records_it(model_hub, settings):
     lines: list[str] = []
-    report = models.fetch_models(settings, out=lines.append)
+    report = model_fetch.fetch_models(settings, out=lines.append)
     assert report.ok and not report.corrupted and not report.verified
 
     lock = json.loads(models.lock_path(settings).read_text())["models"]
@@ -77,9 +77,9 @@ def test_fetch_brings_every_model_of_the_manifest_and_records_it(model_hub, sett
 
 
 def test_a_second_fetch_verifies_and_downloads_nothing(model_hub, settings):
-    models.fetch_models(settings, out=lambda line: None)
+    model_fetch.fetch_models(settings, out=lambda line: None)
     requests_after_first = len(model_hub.requests)
-    report = models.fetch_models(settings, out=lambda line: None)
+    report = model_fetch.fetch_models(settings, out=lambda line: None)
     assert report.downloaded == [] and report.corrupted == []
     lock = json.loads(models.lock_path(settings).read_text())["models"]
     assert len(report.verified) == sum(len(r["files"]) for r in lock.values())
@@ -87,7 +87,7 @@ def test_a_second_fetch_verifies_and_downloads_nothing(model_hub, settings):
 
 
 def test_a_corrupted_file_is_detected_reported_and_fetched_again(model_hub, settings):
-    models.fetch_models(settings, out=lambda line: None)
+    model_fetch.fetch_models(settings, out=lambda line: None)
     checkpoint, _ = models.tts_checkpoint(settings)
     blob = Path(os.path.realpath(checkpoint))  # the HF cache stores content in blobs/
     blob.write_bytes(b"bit rot" + blob.read_bytes()[7:])
@@ -95,18 +95,18 @@ def test_a_corrupted_file_is_detected_reported_and_fetched_again(model_hub, sett
     torchaudio_checkpoint.write_bytes(b"truncated")
 
     lines: list[str] = []
-    check = models.fetch_models(settings, offline=True, out=lines.append)
+    check = model_fetch.fetch_models(settings, offline=True, out=lines.append)
     bad = sorted([f"tts:F5TTS_v1_Base: {TTS_CKPT}", f"align:en: {TORCHAUDIO_FILE}"])
     assert sorted(check.corrupted) == bad and not check.ok
     assert any(line.startswith("  CORRUPTED tts:F5TTS_v1_Base") for line in lines)
     assert blob.read_bytes().startswith(b"bit rot")  # verify-only changes nothing
 
-    report = models.fetch_models(settings, out=lambda line: None)
+    report = model_fetch.fetch_models(settings, out=lambda line: None)
     assert sorted(report.corrupted) == bad and sorted(report.downloaded) == bad
     served = model_hub.repo_file(TTS_REPO, TTS_CKPT)
     assert sha256(models.tts_checkpoint(settings)[0]) == sha256(served)
     assert torchaudio_checkpoint.stat().st_size > len(b"truncated")
-    assert models.fetch_models(settings, offline=True, out=lambda line: None).ok
+    assert model_fetch.fetch_models(settings, offline=True, out=lambda line: None).ok
 
 
 def test_an_interrupted_download_resumes_where_it_stopped(model_hub, settings):
@@ -116,7 +116,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(model_hub, settings):
     half = served.stat().st_size // 2
     dest.with_name(dest.name + ".part").write_bytes(served.read_bytes()[:half])
 
-    models.fetch_models(settings, out=lambda line: None)
+    model_fetch.fetch_models(settings, out=lambda line: None)
     assert dest.read_bytes() == served.read_bytes()
     ranges = [r for m, p, r in model_hub.requests if p.endswith(TORCHAUDIO_FILE) and m == "GET"]
     assert ranges == [f"bytes={half}-"]
@@ -157,7 +157,7 @@ def test_verify_only_exit_code_and_dummy_format(model_hub, tmp_path, monkeypatch
 
 
 def test_the_engines_load_what_fetch_wrote_without_the_network(model_hub, settings, reference_clip):
-    models.fetch_models(settings, out=lambda line: None)
+    model_fetch.fetch_models(settings, out=lambda line: None)
     requests = len(model_hub.requests)
     aligner = load_aligner(settings, "cpu")  # punkt_tab from NLTK_DATA on the volume
     speech = decode(reference_clip[0].read_bytes())

@@ -152,11 +152,12 @@ class Aligner:
                 position += 1
             if position == len(units):
                 break
-            if word.get("start") is not None and word.get("end") is not None:
+            start, end = word.get("start"), word.get("end")
+            if start is not None and end is not None and not np.isnan(start + end):
                 score = word.get("score")
                 out[position] = (
-                    float(word["start"]),
-                    float(word["end"]),
+                    float(start),
+                    float(end),
                     None if score is None or np.isnan(score) else float(score),
                 )
             position += 1
