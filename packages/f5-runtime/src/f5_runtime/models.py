@@ -55,6 +55,14 @@ TTS_FILES = {
     ),
     "E2TTS_Base": ("SWivid/E2-TTS", "E2TTS_Base/model_1200000.safetensors", None),
 }
+
+
+def tts_files(tts_model: str) -> str:
+    """The TTS_FILES entry a model loads: `tiny` (tests, smoke checks) has no repo of its own
+    and is stored where F5TTS_v1_Base's files go, so fetch-models and loading agree."""
+    return "F5TTS_v1_Base" if tts_model == "tiny" else tts_model
+
+
 VOCODER_REPO = "charactr/vocos-mel-24khz"
 VOCODER_FILES = ("config.yaml", "pytorch_model.bin")
 # faster-whisper's own download filter (faster_whisper.utils.download_model)
@@ -178,8 +186,8 @@ def manifest(settings: Settings) -> list[Model]:
     if settings.load_format == "dummy":
         return []
     models: list[Model] = []
-    if settings.tts_model in TTS_FILES:
-        repo, checkpoint, vocab = TTS_FILES[settings.tts_model]
+    if tts_files(settings.tts_model) in TTS_FILES:
+        repo, checkpoint, vocab = TTS_FILES[tts_files(settings.tts_model)]
         files = (checkpoint, vocab) if vocab else (checkpoint,)
         models.append(HubModel(f"tts:{settings.tts_model}", repo, PINNED_REVISIONS[repo], files))
         models.append(
@@ -251,9 +259,9 @@ def hub_snapshot(settings: Settings, name: str, repo_id: str, required: Iterable
 
 def tts_checkpoint(settings: Settings) -> tuple[Path, Path]:
     """(checkpoint, vocab.txt) of the configured TTS model (F5_TTS_MODEL)."""
-    if settings.tts_model not in TTS_FILES:
+    if tts_files(settings.tts_model) not in TTS_FILES:
         raise ModelMissingError(f"F5_TTS_MODEL={settings.tts_model!r} has no files to load")
-    repo, checkpoint, vocab = TTS_FILES[settings.tts_model]
+    repo, checkpoint, vocab = TTS_FILES[tts_files(settings.tts_model)]
     name = f"tts:{settings.tts_model}"
     snapshot = hub_snapshot(settings, name, repo, (checkpoint, vocab) if vocab else (checkpoint,))
     return snapshot / checkpoint, snapshot / vocab if vocab else packaged_f5_vocab()
