@@ -28,29 +28,17 @@ from fixtures.tiny_align import (
     write_tiny_whisper,
 )
 from fixtures.tiny_tts import tts_settings, write_tts_tree
+from fixtures.volume import bootstrap_env
 
 ALIGN_REPO_EN = "test-org/tiny-wav2vec2-en"  # F5_ALIGN_MODELS: the English aligner on the hub
 
-# What every process on the volume runs with (the bootstrap sets the paths from F5_VOLUME).
+# The models this deployment is configured with (the paths come from bootstrap_env).
 MODEL_ENV = {
     "F5_TTS_MODEL": "tiny",
     "F5_LANGUAGES": "en",
     "F5_ALIGN_MODELS": f"en={ALIGN_REPO_EN}",
     "F5_DEVICE": "cpu",
 }
-
-
-def volume_env(volume: Path) -> dict[str, str]:
-    root = volume / "f5tts"
-    return {
-        "F5_VOLUME": str(volume),
-        "F5_MODELS_DIR": str(root / "models"),
-        "HF_HOME": str(root / "models" / "hf"),
-        "TORCH_HOME": str(root / "models" / "torch"),
-        "NLTK_DATA": str(root / "models" / "nltk"),
-        "F5_REFS_DIR": str(root / "refs"),
-        "F5_LOCKS_DIR": str(root / "locks"),
-    }
 
 
 def tiny_hub_tree(root: Path, work: Path) -> Path:
@@ -74,8 +62,8 @@ def fetched_volume(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("e2e")
     hub = start_hub(ModelHub(tiny_hub_tree(work / "hub", work)))
     pod_volume = work / "workspace"
-    env = {**os.environ, **volume_env(pod_volume), **MODEL_ENV,
-           "HF_ENDPOINT": hub.url, "F5_MODELS_MIRROR": hub.mirror, "HF_HUB_OFFLINE": "0"}
+    env = {**os.environ, **bootstrap_env(pod_volume, offline=False), **MODEL_ENV,
+           "HF_ENDPOINT": hub.url, "F5_MODELS_MIRROR": hub.mirror}
     try:
         proc = subprocess.run([sys.executable, "-m", "f5_runtime", "fetch-models"], env=env,
                               capture_output=True, text=True, timeout=300)
@@ -89,7 +77,7 @@ def fetched_volume(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def endpoint(fetched_volume, s3_server, tmp_path_factory):  # noqa: F811
-    env = {**volume_env(fetched_volume), **MODEL_ENV, **s3_server.env(), "HF_HUB_OFFLINE": "1"}
+    env = {**bootstrap_env(fetched_volume), **MODEL_ENV, **s3_server.env()}
     server = start_api_server(env, tmp_path_factory.mktemp("e2e-endpoint"))
     yield server
     stop_api_server(server)

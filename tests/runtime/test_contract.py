@@ -9,25 +9,9 @@ from pathlib import Path
 
 import pytest
 from f5_runtime.config import Settings
+from fixtures.volume import bootstrap_env
 
 from runtime.test_worker import REPO_ROOT, worker_env
-
-
-def bootstrap_env(volume: Path) -> dict[str, str]:
-    """Exactly the variables `f5-bootstrap run` sets for the runtime."""
-    root = volume / "f5tts"
-    return {
-        "F5_VOLUME": str(volume),
-        "F5_MODELS_DIR": str(root / "models"),
-        "HF_HOME": str(root / "models" / "hf"),
-        "TORCH_HOME": str(root / "models" / "torch"),
-        "NLTK_DATA": str(root / "models" / "nltk"),
-        "F5_REFS_DIR": str(root / "refs"),
-        "F5_LOCKS_DIR": str(root / "locks"),
-        "F5_ENV_ID": "0123456789abcdef",
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
 
 
 def test_settings_follow_the_bootstrap_variables(tmp_path: Path) -> None:
