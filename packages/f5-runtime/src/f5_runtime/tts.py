@@ -6,9 +6,10 @@ and no files. `F5_TTS_MODEL=tiny` is a tiny DiT (and Vocos) for smoke tests; the
 fixtures save exactly these architectures in the real file formats.
 
 Synthesis of long text: chunks (chunking.py) get a duration each from the reference's
-speaking rate; chunks of similar duration are given the same duration and sampled as one
-batch (f5-tts's `CFM.sample` takes a batch; equal durations need no attention mask, so a
-batched chunk is computed exactly as it would be alone), then vocoded and cross-faded.
+speaking rate; chunks of similar duration are given the same duration and, on CUDA, sampled
+as one batch (f5-tts's `CFM.sample` takes a batch; equal durations need no attention mask, so
+a batched chunk is computed exactly as it would be alone), then vocoded and cross-faded. On
+CPU the chunks run one after another (a batch is slower there: see `synthesize`).
 """
 
 from __future__ import annotations
@@ -343,8 +344,18 @@ class TTSEngine:
         return engine
 
     def synthesize(
-        self, text: str, ref: PreparedReference, options: SynthesisOptions, *, batched: bool = True
+        self,
+        text: str,
+        ref: PreparedReference,
+        options: SynthesisOptions,
+        *,
+        batched: bool | None = None,
     ) -> Synthesis:
+        """`batched`: sample chunks of one length together; default on CUDA only. On CPU a
+        batch is compute-bound and measured slower than one chunk at a time (bigger tensors,
+        same FLOPs; docs/benchmarks.md), so chunks run one after another there."""
+        if batched is None:
+            batched = self.choice.is_cuda
         plans = plan_chunks(text, ref, options)
         seed = options.seed if options.seed is not None else secrets.randbelow(2**31)
         ref_frames = len(ref.samples) // HOP
