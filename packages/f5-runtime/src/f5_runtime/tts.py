@@ -20,7 +20,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -185,9 +185,7 @@ def load_models(settings: Settings, choice: DeviceChoice):
     from f5_runtime import models
 
     upstream = import_f5_infer()
-    # tiny has no files of its own: tests save its weights where F5TTS_v1_Base's would be.
-    files_of = replace(settings, tts_model="F5TTS_v1_Base") if name == "tiny" else settings
-    checkpoint, vocab = models.tts_checkpoint(files_of)
+    checkpoint, vocab = models.tts_checkpoint(settings)
     backbone, arch = architecture(name, choice.attn_backend)
     with _quiet_stdout("load_model"):
         model = upstream.load_model(
