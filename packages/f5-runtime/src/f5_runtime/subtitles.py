@@ -118,10 +118,6 @@ def fill_missing_times(words: list[Word], total_duration: float | None) -> list[
 # Events and lines
 
 
-def _text_len(words: tuple[Word, ...] | list[Word]) -> int:
-    return sum(len(w.word) for w in words) + max(len(words) - 1, 0)
-
-
 def _ends(word: Word, marks: tuple[str, ...]) -> bool:
     return word.word.rstrip(CLOSING).endswith(marks)
 
@@ -174,11 +170,6 @@ class _Layout:
             return None
         starts = (i, *ends[:-1])
         return tuple(tuple(self.words[a:b]) for a, b in zip(starts, ends, strict=True))
-
-
-def layout_lines(words: list[Word], opts: SubtitleOptions) -> tuple[tuple[Word, ...], ...] | None:
-    """Split one event's words into at most max_lines balanced lines, or None if they can't fit."""
-    return _Layout(words, opts).lines(0, len(words))
 
 
 def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
