@@ -89,7 +89,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def run_local(raw: dict[str, Any], args: argparse.Namespace, job_id: str) -> Any:
+def run_local(raw: dict[str, Any], job_id: str) -> Any:
     """Load the engines, validate `raw` (local files allowed), produce the artifacts."""
     from f5_runtime import pipeline, worker
     from f5_runtime.config import Settings
@@ -147,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     if args.language:
         raw["language"] = args.language
     try:
-        artifacts = run_local(raw, args, job_id="synth")
+        artifacts = run_local(raw, job_id="synth")
     except RuntimeFailure as exc:
         return report_failure(exc)
     write_atomically(args.out, artifacts.audio)

@@ -39,7 +39,7 @@ def main(args: argparse.Namespace) -> int:
     if args.language:
         raw["language"] = args.language
     try:
-        artifacts = run_local(raw, args, job_id="align")
+        artifacts = run_local(raw, job_id="align")
     except RuntimeFailure as exc:
         return report_failure(exc)
     write_atomically(args.subtitles, artifacts.subtitles)
