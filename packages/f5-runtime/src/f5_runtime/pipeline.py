@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,13 +222,8 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
         except BaseException:
             publisher.rollback()
             raise
-    result = _with_total(result, clock)
+    result = replace(result, processing_time=clock.elapsed)
     log.info("job %s done in %.3f s: %s", job_id, result.processing_time,
              ", ".join(f"{k} {v:.3f}" for k, v in result.timings.items()))
     return result
 
-
-def _with_total(result: JobResult, clock: StageClock) -> JobResult:
-    from dataclasses import replace
-
-    return replace(result, processing_time=clock.elapsed, timings=dict(clock.timings))
