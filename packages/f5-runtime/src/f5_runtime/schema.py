@@ -24,11 +24,9 @@ from pydantic_core import PydanticCustomError
 
 from f5_runtime.errors import ValidationError
 
-SUBTITLE_FORMATS = ("ass", "srt", "vtt")
-AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3")
 URL_SCHEMES = ("s3", "https", "http", "data")
 MAX_REFERENCE_TEXT_CHARS = 2000  # a reference clip is ~12 s; its transcript is short
-MAX_DATA_URI_FIELD = "data:audio/<type>;base64,<payload>"
+DATA_URI_SHAPE = "data:audio/<type>;base64,<payload>"  # in the error for a malformed one
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ def _check_url(value: str, info: ValidationInfo) -> str:
         )
     if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value):
         raise PydanticCustomError(
-            "url_data", "a data: URI must look like " + MAX_DATA_URI_FIELD
+            "url_data", "a data: URI must look like " + DATA_URI_SHAPE
         )
     if scheme in ("http", "https") and not re.match(r"^https?://[^/?#\s]+", value):
         raise PydanticCustomError("url_host", "the URL has no host")
