@@ -15,7 +15,7 @@ from f5_bootstrap.config import Config
 from f5_bootstrap.errors import BootstrapError
 from f5_bootstrap.layout import TRASH_PREFIX, Layout
 from f5_bootstrap.lock import VolumeLock
-from f5_bootstrap.status import env_entries
+from f5_bootstrap.status import current_env_id, env_entries
 
 HOUR_S = 3600.0
 
@@ -27,7 +27,7 @@ def collect_garbage(
     layout = Layout(config.root)
     now = time.time()
     removed = []
-    for entry in env_entries(config):
+    for entry in env_entries(config, current_env_id(config)):
         env_id = entry["env_id"]
         idle_h = (now - entry["last_used"]) / HOUR_S
         if entry["current"]:

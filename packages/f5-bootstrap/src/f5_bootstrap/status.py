@@ -48,9 +48,9 @@ def last_used(env_dir: Path, marker: dict | None) -> float:
     return env_dir.stat().st_mtime
 
 
-def env_entries(config: Config) -> list[dict]:
+def env_entries(config: Config, current: str | None) -> list[dict]:
+    """One dict per env dir on the volume; `current` is the bundle's env-id (current_env_id)."""
     layout = Layout(config.root)
-    current = current_env_id(config)
     entries = []
     dirs = sorted(layout.envs.iterdir()) if layout.envs.is_dir() else []
     for env_dir in dirs:
@@ -83,7 +83,7 @@ def env_entries(config: Config) -> list[dict]:
 
 def collect(config: Config) -> dict:
     current = current_env_id(config)
-    entries = env_entries(config)
+    entries = env_entries(config, current)
     return {
         "volume": str(config.volume),
         "root": str(config.root),
