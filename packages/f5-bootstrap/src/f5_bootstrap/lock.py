@@ -105,7 +105,6 @@ class VolumeLock:
     # -- acquiring ---------------------------------------------------------------------------
     def acquire(self, timeout_s: float) -> None:
         """Wait up to timeout_s, breaking stale holders; BootstrapError('lock') on timeout."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
         next_log = start
         while True:
