@@ -13,7 +13,6 @@ class Progress:
     def __init__(self, log_path: Path | None, stream: TextIO = sys.stdout) -> None:
         self.start = time.monotonic()
         self.stream = stream
-        self.log_path = log_path
         self._log: TextIO | None = None
         if log_path is not None:
             log_path.parent.mkdir(parents=True, exist_ok=True)
