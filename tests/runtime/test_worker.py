@@ -30,9 +30,6 @@ def handler(env, engines=None, report=None) -> worker.Handler:
 
 
 def voice_job(text="Hello there", job_id="j-1"):
-
-    from runtime.conftest import wav_bytes
-
     voice = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
     return {"id": job_id, "input": {"text": text, "voice_reference_url": voice}}
 
