@@ -464,13 +464,11 @@ class Storage:
         try:
             self._retry(f"writing {url}", lambda: self.s3.put_object(
                 Bucket=place.bucket, Key=key, Body=data, ContentType=content_type))
-        except bx.ClientError as exc:
-            if is_transient(exc):
-                raise self._write_failed(url, exc) from exc
-            raise self._s3_client_error(exc, f"output {url}", reading=False) from None
         except Exception as exc:
             if is_transient(exc):
                 raise self._write_failed(url, exc) from exc
+            if isinstance(exc, bx.ClientError):
+                raise self._s3_client_error(exc, f"output {url}", reading=False) from None
             raise
         log.info("uploaded %s (%d bytes, %s)", url, len(data), content_type)
         return url
