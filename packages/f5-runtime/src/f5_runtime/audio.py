@@ -17,6 +17,11 @@ from f5_runtime.engines import Audio
 from f5_runtime.errors import InputError
 
 FFMPEG_TIMEOUT = 120  # seconds
+# output format -> libsndfile (container, subtype)
+_SOUNDFILE_FORMATS = {
+    "wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16"), "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
 
 
 def decode(data: bytes, *, what: str = "audio") -> Audio:
@@ -73,8 +78,7 @@ def resample(audio: Audio, rate: int) -> Audio:
 
 def encode(audio: Audio, fmt: str = "wav") -> bytes:
     """Encode to wav (PCM 16), flac or ogg (vorbis) bytes; mp3 through libsndfile."""
-    subtype = {"wav": "PCM_16", "flac": "PCM_16", "ogg": "VORBIS", "mp3": "MPEG_LAYER_III"}[fmt]
-    container = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG", "mp3": "MP3"}[fmt]
+    container, subtype = _SOUNDFILE_FORMATS[fmt]
     buf = io.BytesIO()
     samples = np.clip(audio.samples, -1.0, 1.0)
     sf.write(buf, samples, audio.sample_rate, subtype=subtype, format=container)
