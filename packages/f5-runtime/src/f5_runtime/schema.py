@@ -16,13 +16,16 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from f5_runtime.errors import ValidationError
+
+if TYPE_CHECKING:
+    from f5_runtime.config import Settings
 
 URL_SCHEMES = ("s3", "https", "http", "data")
 MAX_REFERENCE_TEXT_CHARS = 2000  # a reference clip is ~12 s; its transcript is short
@@ -40,7 +43,7 @@ class Limits:
     allow_local_files: bool = False  # local paths and file:// (CLI only, never the endpoint)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, allow_local_files: bool = False) -> Limits:
+    def from_settings(cls, settings: Settings, *, allow_local_files: bool = False) -> Limits:
         return cls(
             max_text_chars=settings.max_text_chars,
             max_audio_bytes=settings.max_audio_bytes,
