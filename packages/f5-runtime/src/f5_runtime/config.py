@@ -2,8 +2,8 @@
 
 Every field says which variable sets it. A bad value raises ConfigError naming the variable
 and what would be valid, so a misconfigured endpoint fails at start, not on the first job.
-The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); a developer
-running `f5-runtime` directly gets the same defaults under ~/.cache/f5tts.
+The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); without it the
+same layout is used under a mounted /runpod-volume or /workspace, else under ~/.cache/f5tts.
 """
 
 from __future__ import annotations
