@@ -108,10 +108,6 @@ def import_f5_infer():
     return utils_infer
 
 
-def packaged_vocab() -> str:
-    return str(files("f5_tts").joinpath("infer/examples/vocab.txt"))
-
-
 def randomize_zero_init(model: torch.nn.Module, seed: int = 0) -> None:
     """Random values for the layers f5-tts initialises to zero (output projection, adaptive
     norms): with them at zero a random model outputs a constant."""
@@ -130,9 +126,11 @@ def build_dummy_cfm(name: str, attn_backend: str = "torch", seed: int = 0):
     from f5_tts.model import CFM
     from f5_tts.model.utils import get_tokenizer
 
+    from f5_runtime.models import packaged_f5_vocab
+
     upstream = import_f5_infer()
     backbone, arch = architecture(name, attn_backend)
-    vocab_char_map, vocab_size = get_tokenizer(packaged_vocab(), "custom")
+    vocab_char_map, vocab_size = get_tokenizer(str(packaged_f5_vocab()), "custom")
     torch.manual_seed(seed)
     model = CFM(
         transformer=backbone(**arch, text_num_embeds=vocab_size, mel_dim=upstream.n_mel_channels),
