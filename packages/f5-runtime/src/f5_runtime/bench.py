@@ -52,9 +52,8 @@ def reference_bytes() -> bytes:
 def models_present(settings) -> bool:
     from f5_runtime import models
 
-    tts = replace(settings, tts_model="F5TTS_v1_Base") if settings.tts_model == "tiny" else settings
     try:
-        models.tts_checkpoint(tts)
+        models.tts_checkpoint(settings)
         models.vocoder_dir(settings)
         for language in settings.languages:
             models.align_model(settings, language)

@@ -17,7 +17,6 @@ import json
 import platform
 import sys
 import time
-from dataclasses import replace
 from typing import Any
 
 from f5_runtime.errors import ModelMissingError, RuntimeFailure
@@ -53,11 +52,8 @@ def _model_status(settings) -> dict[str, str]:
     """Where each model of the configuration is on the volume, or why it is missing."""
     from f5_runtime import models
 
-    tts_files = (
-        replace(settings, tts_model="F5TTS_v1_Base") if settings.tts_model == "tiny" else settings
-    )
     checks = {
-        f"tts:{settings.tts_model}": lambda: models.tts_checkpoint(tts_files)[0],
+        f"tts:{settings.tts_model}": lambda: models.tts_checkpoint(settings)[0],
         "vocoder": lambda: models.vocoder_dir(settings),
         "asr": lambda: models.asr_model_dir(settings),
         "nltk:punkt_tab": lambda: models.require_punkt(settings),
