@@ -46,7 +46,6 @@ CROSS_FADE_SECONDS = 0.1  # overlap of consecutive chunks
 TAIL_MARGIN_SECONDS = 0.15  # extra time per chunk so its last word is not cut off
 MIN_TEXT_BYTES = 10  # shorter texts get the time of this many bytes (upstream: speed 0.3)
 SAME_DURATION_TOLERANCE = 0.2  # chunks within 20 % of the longest share one (their mean) length
-DEFAULT_BATCH_FRAMES = 24_000  # frames (batch x length) sampled at once; OOM halves the batch
 
 # The tiny test architecture: F5_TTS_MODEL=tiny; the fixtures save this one (~190k params).
 TINY_DIT: dict[str, Any] = dict(
@@ -307,16 +306,11 @@ def cross_fade_join(waves: list[np.ndarray], fade: int) -> tuple[np.ndarray, lis
 
 
 class TTSEngine:
-    """The loaded model and vocoder; one sampling at a time (a lock), any number of callers."""
+    """The loaded model and vocoder; one sampling at a time (a lock), any number of callers.
+    `batch_frames` (F5_TTS_BATCH_FRAMES) bounds the mel frames, batch x length, sampled at once;
+    out of memory halves the batch."""
 
-    def __init__(
-        self,
-        model,
-        vocoder,
-        choice: DeviceChoice,
-        name: str,
-        batch_frames: int = DEFAULT_BATCH_FRAMES,
-    ):
+    def __init__(self, model, vocoder, choice: DeviceChoice, name: str, batch_frames: int):
         self.model = model
         self.vocoder = vocoder
         self.choice = choice
