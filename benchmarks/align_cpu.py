@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from f5_runtime.align import Aligner, _DummyModels, _ModelSource  # noqa: E402
 from f5_runtime.audio import decode  # noqa: E402
-from f5_runtime.config import Settings  # noqa: E402
 from f5_runtime.engines import Audio  # noqa: E402
 from fixtures.tiny_align import REFERENCE_TEXT, f5_examples  # noqa: E402
 
@@ -87,7 +86,6 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]  # the machine is shared: say how busy it was
-    settings = Settings.from_env({"F5_LOAD_FORMAT": "dummy", "F5_VOLUME": "/nonexistent"})
     clip = decode((f5_examples() / "basic" / "basic_ref_en.wav").read_bytes())
     long_clip = Audio(np.tile(clip.samples, 6), clip.sample_rate)
     cases = [("5.3 s", clip, REFERENCE_TEXT), ("32 s", long_clip, " ".join([REFERENCE_TEXT] * 6))]
@@ -98,7 +96,7 @@ def main() -> None:
         ("base", _RandomModel("base")),
         ("large", _RandomModel("large")),
     ]:
-        aligners[name] = Aligner(settings, "cpu", source)
+        aligners[name] = Aligner("cpu", source)
         aligners[name].warm(["en"])
         aligners[name].align(clip, REFERENCE_TEXT, "en")  # first call: lazy imports, allocator
     # round robin, so that every model sees the same (shared, noisy) machine over time

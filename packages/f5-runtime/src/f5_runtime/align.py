@@ -59,8 +59,7 @@ class _Unit:
 class Aligner:
     """Forced alignment and ASR on one device; models load once and stay (ASR until unloaded)."""
 
-    def __init__(self, settings: Settings, device: str, source: _ModelSource):
-        self.settings = settings
+    def __init__(self, device: str, source: _ModelSource):
         self.device = device
         self._source = source
         self._align_models: dict[str, tuple[Any, dict]] = {}
@@ -335,7 +334,7 @@ def load_aligner(settings: Settings, device: str) -> Aligner:
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', not {device!r}")
     source = _DummyModels() if settings.load_format == "dummy" else _VolumeModels(settings)
-    return Aligner(settings, device, source)
+    return Aligner(device, source)
 
 
 def _use_nltk_data(path: Path) -> None:
