@@ -39,7 +39,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.fixtures.tiny_tts writes the real-format trees
 
-REF_TEXT = "Some call me nature, others call me mother nature."
+from f5_runtime.bench import REFERENCE_TEXT as REF_TEXT  # noqa: E402
+
 SENTENCE = (
     "I don't really care what you call me. I've been a silent spectator, watching species "
     "evolve, empires rise and fall."

@@ -11,8 +11,8 @@ from f5_runtime.audio import decode
 from f5_runtime.config import Settings
 from f5_runtime.engines import Audio, SynthesisOptions, Transcript, load_engines
 from f5_runtime.voice import VoiceEngines, chunk_words
+from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
 
-REF_TEXT = "Some call me nature, others call me mother nature."
 TEXT = (
     "In 2014 the Town Mouse came to visit, and they sat down to a dinner of barleycorns and "
     "roots. The fare was not much to the taste of the guest, and presently he broke out: "

@@ -32,8 +32,9 @@ from f5_runtime.reference import (
     trim_silence,
 )
 from f5_runtime.tts import HOP, TINY_DIT, plan_chunks
+from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
+from fixtures.tiny_align import f5_examples
 
-REF_TEXT = "Some call me nature, others call me mother nature."
 STORY_SENTENCES = (
     "A Town Mouse and a Country Mouse were acquaintances, and the Country Mouse one day "
     "invited his friend to come and see him at his home in the fields. The Town Mouse came, "
@@ -42,12 +43,6 @@ STORY_SENTENCES = (
     "presently he broke out with a sigh. My poor dear friend, you live here no better than "
     "the ants! Now, you should just see how I fare! My larder is a regular horn of plenty."
 )
-
-
-def examples():
-    from fixtures.tiny_align import f5_examples
-
-    return f5_examples()
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +105,7 @@ class CountingAligner:
 def long_reference() -> Audio:
     """~24 s of real speech: f5-tts's three story clips one after the other."""
     parts = [
-        resample(decode((examples() / "multi" / f"{n}.flac").read_bytes()), SAMPLE_RATE).samples
+        resample(decode((f5_examples() / "multi" / f"{n}.flac").read_bytes()), SAMPLE_RATE).samples
         for n in ("main", "town", "country")
     ]
     return Audio(np.concatenate(parts), SAMPLE_RATE)
