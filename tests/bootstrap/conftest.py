@@ -56,7 +56,6 @@ class Bootstrap:
     bundle: Path
     uv_cache: Path
     volume: Path = field(init=False)
-    settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.volume = self.tmp / "volume"
@@ -76,7 +75,6 @@ class Bootstrap:
             F5_TEST_EVENTS=str(self.events_file),
             F5_TEST_WORKER_OUT=str(self.worker_out),
         )
-        env.update(self.settings)
         env.update(overrides)
         return {k: v for k, v in env.items() if v is not None}
 
