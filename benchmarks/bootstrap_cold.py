@@ -6,7 +6,7 @@ cache: time per step and the env's size.
 Uses the machine's uv cache (already warm after `uv sync`), copy mode (as on a volume where
 the cache and env cannot share inodes) and compiled bytecode, as `f5-bootstrap provision`
 does. flash-attn is skipped (no GPU, and its release host may be unreachable); the runtime's
-healthcheck and fetch-models run with F5_LOAD_FORMAT=dummy when the runtime provides them.
+healthcheck and fetch-models run with F5_LOAD_FORMAT=dummy (no weights are fetched).
 Takes minutes and ~8 GB of disk; the temp volume is deleted afterwards unless --keep.
 """
 
@@ -30,7 +30,6 @@ from f5_bootstrap.layout import Layout
 from f5_bootstrap.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
-RUNTIME_SRC = REPO / "packages/f5-runtime/src/f5_runtime"
 
 
 def uv_cache_dir() -> Path:
@@ -59,16 +58,12 @@ def main() -> int:
     layout = Layout(config.root)
     progress = Progress(layout.provision_log(env_id))
     builder = Builder(config, REPO, layout, env_id, progress)
-    steps = [("venv", builder.make_venv), ("sync", builder.sync)]
-    skipped = []
-    for step, module, run in (
-        ("healthcheck", "health.py", builder.healthcheck),
-        ("fetch-models", "models.py", builder.fetch_models),
-    ):
-        if (RUNTIME_SRC / module).exists():
-            steps.append((step, run))
-        else:
-            skipped.append(f"{step} (f5_runtime/{module} not written yet)")
+    steps = [
+        ("venv", builder.make_venv),
+        ("sync", builder.sync),
+        ("healthcheck", builder.healthcheck),
+        ("fetch-models", builder.fetch_models),
+    ]
     result: dict = {"env_id": env_id, "link_mode": args.link_mode, "failed": None}
     started = time.monotonic()
     try:
@@ -85,7 +80,6 @@ def main() -> int:
         result["pyc_files"] = sum(
             f.endswith(".pyc") for _, _, files in os.walk(builder.staging) for f in files
         )
-        result["skipped"] = skipped
         result["machine"] = (
             f"{platform.node()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
         )
