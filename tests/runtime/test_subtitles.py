@@ -101,7 +101,7 @@ def test_breaks_prefer_sentence_ends_and_pauses() -> None:
 
 
 def test_karaoke_rounding_is_cumulative() -> None:
-    # 30 words of 0.333 s: rounding each duration on its own would drift by ~10 cs
+    # 21 words of 1/3 s: rounding each duration on its own would drift by ~7 cs
     words = [Word(f"w{i}", i / 3, (i + 1) / 3) for i in range(21)]
     (event,) = group_events(words, SubtitleOptions(max_line_chars=80, max_event_seconds=15))
     durations = karaoke_centiseconds(event)
