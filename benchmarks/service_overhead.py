@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import io
 import json
 import logging
 import os
@@ -28,14 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from fixtures.api_server import start_api_server, stop_api_server  # noqa: E402
 from fixtures.s3 import start_moto  # noqa: E402
+from runtime.conftest import ENGINE_DOUBLE, wav_bytes  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
 
@@ -43,13 +40,6 @@ CLIP_SECONDS = 10.0
 ENGINE_STAGES = ("synthesize", "align", "transcribe")  # the engines' own time
 TEXT = ("This is a ten second clip used to measure what the service costs around the models: "
         "validation, storage, subtitles and cleanup, for every single job.")
-
-
-def wav(seconds: float, rate: int) -> bytes:
-    t = np.arange(int(seconds * rate), dtype=np.float32) / rate
-    buf = io.BytesIO()
-    sf.write(buf, 0.2 * np.sin(2 * np.pi * 220 * t), rate, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
 
 
 def measure(server, job_input: dict, jobs: int, warmup: int = 3) -> dict:
@@ -87,10 +77,10 @@ def main() -> int:
 
     s3 = start_moto()
     s3.client.create_bucket(Bucket="bench")
-    s3.put("bench", "reference.wav", wav(CLIP_SECONDS, 24_000))
-    s3.put("bench", "source.wav", wav(CLIP_SECONDS, 24_000))
+    s3.put("bench", "reference.wav", wav_bytes(CLIP_SECONDS, 24_000))
+    s3.put("bench", "source.wav", wav_bytes(CLIP_SECONDS, 24_000))
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**s3.env(), "F5_ENGINES": "runtime.engine_double:make_engines",
+        env = {**s3.env(), "F5_ENGINES": ENGINE_DOUBLE,
                "PYTHONPATH": str(ROOT / "tests"), "F5_TMP_DIR": str(Path(tmp) / "jobs")}
         server = start_api_server(env, Path(tmp) / "server")
         try:
