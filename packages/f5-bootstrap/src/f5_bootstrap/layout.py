@@ -4,6 +4,7 @@
     envs/<env-id>/.f5-complete.json    the marker: written last, atomically
     envs/<env-id>/.f5-last-used        touched by every `run` (gc reads its mtime)
     envs/.staging-<env-id>-<token>/    a build in progress, renamed to envs/<env-id> when done
+    envs/.trash-<name>-<token>/        an env or staging dir being deleted (renamed away first)
     models/  cache/uv/  locks/  refs/  logs/
 Stdlib only: the warm path reads the marker.
 """
