@@ -295,11 +295,9 @@ class Builder:
                 tail.append(line.rstrip())
             returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             raise BootstrapError(step, f"`{shlex.join(cmd[:4])} ...` timed out", "") from None
         finally:
-            if proc.poll() is None:
+            if proc.poll() is None:  # timed out, or interrupted (SIGTERM): the tool goes too
                 proc.kill()
                 proc.wait()
         if returncode != 0:
