@@ -178,6 +178,9 @@ def build_handler(settings: Settings) -> Handler:
     log.info("loading engines (%s)", settings.engines_factory)
     engines = load_engines(settings)
     log.info("engines ready in %.1f s", time.perf_counter() - t0)
+    # The job code (pydantic schema, storage, subtitles) takes ~1 s to import on a CPU: load it
+    # now rather than on the first job. Importing the worker module itself stays light.
+    importlib.import_module("f5_runtime.pipeline")
     report = None
     if settings.on_runpod:
         from runpod.serverless import progress_update
