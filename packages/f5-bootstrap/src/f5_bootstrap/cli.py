@@ -81,7 +81,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)  # None: argparse reads sys.argv[1:]
     try:
         return dispatch(args)
     except BootstrapError as exc:
