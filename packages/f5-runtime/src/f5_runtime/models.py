@@ -118,8 +118,13 @@ def hub_cache(settings: Settings) -> Path:
     return settings.hf_home / "hub"
 
 
+def repo_cache_dir(settings: Settings, repo_id: str) -> Path:
+    """Where huggingface_hub caches `repo_id` (refs/, blobs/, snapshots/)."""
+    return hub_cache(settings) / f"models--{repo_id.replace('/', '--')}"
+
+
 def snapshot_dir(settings: Settings, repo_id: str, revision: str) -> Path:
-    return hub_cache(settings) / f"models--{repo_id.replace('/', '--')}" / "snapshots" / revision
+    return repo_cache_dir(settings, repo_id) / "snapshots" / revision
 
 
 def asr_repo(asr_model: str) -> str | None:
@@ -247,9 +252,8 @@ def _revision(settings: Settings, name: str, repo_id: str) -> str | None:
 def hub_snapshot(settings: Settings, name: str, repo_id: str, required: Iterable[str]) -> Path:
     """The local snapshot of `repo_id` with every `required` file, else ModelMissingError."""
     revision = _revision(settings, name, repo_id)
-    repo_dir = hub_cache(settings) / f"models--{repo_id.replace('/', '--')}"
     if revision is None:
-        raise missing(f"{name} ({repo_id})", repo_dir)
+        raise missing(f"{name} ({repo_id})", repo_cache_dir(settings, repo_id))
     snapshot = snapshot_dir(settings, repo_id, revision)
     for file in required:
         if not (snapshot / file).is_file():
