@@ -28,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
+from f5_runtime.align import LANGUAGES_WITHOUT_SPACES
 from f5_runtime.audio import decode, resample
 from f5_runtime.chunking import is_cjk, normalize, with_final_punctuation
 from f5_runtime.engines import Audio, Transcript, Word
@@ -147,7 +148,7 @@ def words_before(words: list[Word], seconds: float, language: str) -> str:
         for w in words
         if w.start is not None and w.end is not None and (w.start + w.end) / 2 < seconds
     ]
-    joiner = "" if language in ("zh", "ja") else " "
+    joiner = "" if language in LANGUAGES_WITHOUT_SPACES else " "
     return joiner.join(kept)
 
 
