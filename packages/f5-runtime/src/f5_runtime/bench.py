@@ -1,6 +1,7 @@
 """`f5-runtime bench`: wall time of each stage, real-time factor and peak memory per case.
 
-    f5-runtime bench [--device cuda|cpu] [--nfe 32,16] [--texts short,paragraph] [--json]
+    f5-runtime bench [--device cuda|cpu] [--nfe 32,16] [--texts short,paragraph] [--repeat N]
+                     [--dummy] [--json]
 
 Runs the real engines (load_engines) on f5-tts's packaged English reference clip. When the
 models are not on the volume it runs with random weights of the real sizes
