@@ -5,9 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from f5_bootstrap.build import Builder
+from f5_bootstrap.config import Config
+from f5_bootstrap.errors import BootstrapError
+from f5_bootstrap.layout import Layout
+from f5_bootstrap.progress import Progress
 
 from . import standin
 from .conftest import Bootstrap
@@ -99,3 +106,14 @@ def test_flash_attn_wheel_is_kept_only_when_it_imports(
         assert "hash" in env["flash_attn"]["error"].lower()
     marker = json.loads((Path(env["path"]) / ".f5-complete.json").read_text())
     assert marker["extras"] == [f"flash-attn={wheel}"]
+
+
+def test_a_silent_hung_tool_times_out(tmp_path: Path) -> None:
+    """The timeout runs while the tool prints nothing (output is read by another thread)."""
+    config = Config.from_env({"F5_VOLUME": str(tmp_path)})
+    builder = Builder(config, tmp_path, Layout(config.root), "0" * 16, Progress(None))
+    started = time.monotonic()
+    with pytest.raises(BootstrapError, match="timed out after 1 s"):
+        builder.run_tool("healthcheck", [sys.executable, "-c", "import time; time.sleep(60)"],
+                         env={}, timeout_s=1)
+    assert time.monotonic() - started < 30

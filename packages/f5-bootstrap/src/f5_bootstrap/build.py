@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from f5_bootstrap.lock import VolumeLock
 from f5_bootstrap.progress import Progress
 
 IMPORT_CHECK_TIMEOUT_S = 600  # importing flash_attn loads torch: slow on a network volume
+READER_JOIN_S = 5  # seconds to drain a finished tool's output (a grandchild may hold the pipe)
 TAIL_LINES = 15  # lines of a failed tool's output quoted in the error
 
 HINTS = {
@@ -289,17 +291,28 @@ class Builder:
             errors="replace",
         )
         assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
+        stdout = proc.stdout
+
+        def stream_output() -> None:
+            for line in stdout:
                 self.progress.write(f"    {line}")
                 tail.append(line.rstrip())
+
+        # Output is streamed by a thread so that the timeout runs from the start, even while
+        # a hung tool prints nothing.
+        reader = threading.Thread(target=stream_output, daemon=True)
+        reader.start()
+        try:
             returncode = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise BootstrapError(step, f"`{shlex.join(cmd[:4])} ...` timed out", "") from None
+            raise BootstrapError(
+                step, f"`{shlex.join(cmd[:4])} ...` timed out after {timeout_s:.0f} s", ""
+            ) from None
         finally:
             if proc.poll() is None:  # timed out, or interrupted (SIGTERM): the tool goes too
                 proc.kill()
                 proc.wait()
+            reader.join(timeout=READER_JOIN_S)
         if returncode != 0:
             hint = HINTS.get(step, "").format(
                 python=sys.executable, log=self.layout.provision_log(self.env_id)
