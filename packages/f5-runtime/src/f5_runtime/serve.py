@@ -7,11 +7,6 @@ development server (`--rp_serve_api`): POST /runsync, /run, /status/{id}, /strea
 from __future__ import annotations
 
 import argparse
-import logging
-
-from f5_runtime.errors import ConfigError, ModelMissingError
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,11 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from f5_runtime import worker
-    from f5_runtime.config import Settings
 
     rp_argv = ["--rp_serve_api", "--rp_api_host", args.host, "--rp_api_port", str(args.port)]
-    try:
-        return worker.run(Settings.from_env(), rp_argv)
-    except (ConfigError, ModelMissingError) as exc:
-        log.error("cannot start the server: %s", exc)
-        return 2
+    return worker.start(rp_argv, "server")

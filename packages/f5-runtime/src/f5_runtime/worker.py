@@ -212,11 +212,16 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def main(args: argparse.Namespace) -> int:
+def start(rp_argv: list[str], what: str) -> int:
+    """`run` with the settings from the environment; 2 (and why, logged) if it cannot start."""
     from f5_runtime.config import Settings
 
     try:
-        return run(Settings.from_env(), runpod_argv(args))
+        return run(Settings.from_env(), rp_argv)
     except (ConfigError, ModelMissingError) as exc:
-        log.error("cannot start the worker: %s", exc)
+        log.error("cannot start the %s: %s", what, exc)
         return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    return start(runpod_argv(args), "worker")
