@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from f5_runtime.errors import ValidationError
+from f5_runtime.storage import is_local, url_scheme
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
@@ -115,8 +116,8 @@ class OutputTarget(BaseModel):
 def _check_url(value: str, info: ValidationInfo) -> str:
     limits: Limits = (info.context or {}).get("limits", Limits())
     value = value.strip()
-    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
-    if limits.allow_local_files and (scheme in ("", "file") or len(scheme) == 1):
+    scheme = url_scheme(value)
+    if limits.allow_local_files and is_local(scheme):
         return value  # a local path (or C:\...) from the CLI
     if scheme not in URL_SCHEMES:
         if scheme == "file" or value.startswith(("/", ".", "~")):

@@ -103,6 +103,16 @@ class OutputPlace:
         return f"s3://{self.bucket}/{self.prefix}{name}"
 
 
+def url_scheme(url: str) -> str:
+    """The scheme, lower-cased: 's3', 'https', ...; '' for a bare path, one letter for C:\\."""
+    return url.split(":", 1)[0].lower() if ":" in url else ""
+
+
+def is_local(scheme: str) -> bool:
+    """A local path or file:// URL (allowed to the CLI only)."""
+    return scheme in ("", "file") or len(scheme) == 1
+
+
 def redact(url: str) -> str:
     """A URL fit for logs and messages: no query string (signatures), no userinfo, no payload."""
     if url.startswith("data:"):
@@ -294,7 +304,7 @@ class Storage:
     def fetch(self, url: str, dest: Path, *, what: str) -> Path:
         """Download `url` to `dest` (at most max_audio_bytes); InputError/StorageError if not."""
         limit = self.settings.max_audio_bytes
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        scheme = url_scheme(url)
         try:
             if scheme == "s3":
                 self._retry(f"reading {what} {redact(url)}",
@@ -304,7 +314,7 @@ class Storage:
                             lambda: self._fetch_http(url, dest, what, limit))
             elif scheme == "data":
                 self._fetch_data(url, dest, what, limit)
-            elif self.allow_local_files and (scheme in ("", "file") or len(scheme) == 1):
+            elif self.allow_local_files and is_local(scheme):
                 self._fetch_local(url, dest, what, limit)
             else:
                 raise InputError(f"{what}: unsupported URL {redact(url)!r}")
