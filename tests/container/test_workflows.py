@@ -97,7 +97,7 @@ def test_image_workflow_builds_checks_size_pushes_and_smoke_tests(repo_root: Pat
 
 
 def test_smoke_test_overrides_the_entrypoint(repo_root: Path) -> None:
-    # The entrypoint is `f5-bootstrap run`, which would start building the runtime.
+    # The image's default command (`run`) would start building the runtime.
     script = (repo_root / "container" / "smoke-test.sh").read_text()
     assert "--entrypoint f5-bootstrap" in script
     assert "--version" in script
