@@ -1,20 +1,24 @@
 """A small deterministic engine for the `Engines` seam (service tests, no models).
 
-synthesize: a quiet tone whose length follows the text (or the dubbing target), words evenly
-spaced; align: words evenly spaced over the audio; transcribe: a fixed transcript. Texts with
-`__fail__` raise an ordinary exception, `__cuda__` a CUDA-style error and `__slow__` sleep, so
-the worker's error paths can be driven through the real API server. Selected with
+plan: one chunk per sentence, 0.3 s per word (divided by the speed), or the dubbing target
+shared by word count; generate + vocode: a quiet tone of each chunk's length; align: words
+evenly spaced over the audio; transcribe: a fixed transcript. Texts with `__fail__` raise an
+ordinary exception, `__cuda__` a CUDA-style error and `__slow__` sleep in `generate`, so the
+worker's error paths can be driven through the real API server. Selected with
 F5_ENGINES=runtime.engine_double:make_engines (PYTHONPATH=tests).
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
-from f5_runtime.engines import Audio, Speech, SynthesisOptions, Transcript, Word
+from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as RATE
+from f5_runtime.engines.planning import CROSS_FADE_SECONDS
+from f5_runtime.engines.reference import PreparedReference
+from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
 
-RATE = 24_000  # Hz
 SECONDS_PER_WORD = 0.3
 TRANSCRIPT = "hello from the test engine"
 
@@ -25,30 +29,49 @@ def spaced(words: list[str], duration: float) -> list[Word]:
             for i, w in enumerate(words)]
 
 
-def tone(seconds: float) -> Audio:
-    t = np.arange(int(seconds * RATE), dtype=np.float32) / RATE
-    return Audio((0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), RATE)
+def tone(samples: int) -> np.ndarray:
+    t = np.arange(samples, dtype=np.float32) / RATE
+    return (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
 
 
 class ToneEngines:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
+    sample_rate = RATE
 
-    def synthesize(self, text, reference, reference_text, language, options: SynthesisOptions,
-                   on_stage=None) -> Speech:
-        self.calls.append("synthesize")
+    def __init__(self, batch_frames: int = 0) -> None:
+        self.batch_frames = batch_frames  # in this engine a "frame" is one sample
+        self.calls: list[str] = []
+        self.generate_calls: list[list[str]] = []  # the chunks of each sampler call
+
+    def prepare_reference(self, audio: Audio, text, language) -> PreparedReference:
+        self.calls.append("reference")
+        samples = audio.resampled(RATE).samples
+        return PreparedReference(samples, text or TRANSCRIPT, audio.duration, False, not text)
+
+    def plan(self, text: str, reference, options: SynthesisOptions) -> list[ChunkPlan]:
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+        words = [len(s.split()) for s in sentences]
+        if options.target_duration is not None:
+            fades = CROSS_FADE_SECONDS * (len(sentences) - 1)
+            seconds = [(options.target_duration + fades) * n / sum(words) for n in words]
+        else:
+            seconds = [SECONDS_PER_WORD * n / options.speed for n in words]
+        return [ChunkPlan(s, s, round(t * RATE), round(t * RATE))
+                for s, t in zip(sentences, seconds, strict=True)]
+
+    def generate(self, chunks, reference, options, seed) -> list[int]:
+        self.calls.append("generate")
+        self.generate_calls.append([c.text for c in chunks])
+        text = " ".join(c.text for c in chunks)
         if "__fail__" in text:
             raise RuntimeError("the test engine was asked to fail")
         if "__cuda__" in text:
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
-        if on_stage is not None:
-            on_stage("tts")
         if "__slow__" in text:
             time.sleep(60)  # long enough to be stopped mid-job
-        words = text.split()
-        seconds = options.target_duration or SECONDS_PER_WORD * len(words) / options.speed
-        return Speech(tone(seconds), spaced(words, seconds), reference_text or TRANSCRIPT,
-                      timings={"tts": 0.0})
+        return [c.frames for c in chunks]
+
+    def vocode(self, generated: list[int]) -> list[np.ndarray]:
+        return [tone(n) for n in generated]
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:
         self.calls.append("align")
@@ -56,7 +79,9 @@ class ToneEngines:
 
     def transcribe(self, audio: Audio, language: str | None) -> Transcript:
         self.calls.append("transcribe")
-        return Transcript(TRANSCRIPT, language or "en", spaced(TRANSCRIPT.split(), audio.duration))
+        segment = Segment(0.0, audio.duration, TRANSCRIPT,
+                          spaced(TRANSCRIPT.split(), audio.duration))
+        return Transcript(TRANSCRIPT, language or "en", [segment])
 
 
 def make_engines(settings) -> ToneEngines:

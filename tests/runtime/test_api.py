@@ -142,7 +142,9 @@ def test_seed_style_job_through_runsync_field_by_field(api_server, inputs, s3) -
         assert set(word) == {"word", "start", "end", "score"}
         assert 0 <= word["start"] <= word["end"] <= out["duration"]
     assert out["processing_time"] > 0
-    assert {"validate", "fetch", "synthesize", "subtitles", "publish"} <= set(out["timings"])
+    assert {"validate", "fetch", "reference", "generate", "vocode", "align", "assemble",
+            "encode", "subtitles", "publish"} == set(out["timings"])
+    assert sum(out["timings"].values()) == pytest.approx(out["processing_time"], abs=0.005)
 
     audio = requests.get(out["audio_presigned_url"], timeout=30)
     assert audio.status_code == 200 and audio.headers["Content-Type"] == "audio/wav"
@@ -173,7 +175,7 @@ def test_run_then_status(api_server, inputs) -> None:
 def test_engine_failures_are_actionable_and_the_server_survives(api_server, inputs) -> None:
     failed = api_server.runsync(good_job(inputs) | {"text": "__fail__ now"})
     assert failed["status"] == "FAILED"
-    assert f"(job {failed['id']})" in failed["error"] and "during synthesize" in failed["error"]
+    assert f"(job {failed['id']})" in failed["error"] and "during generate" in failed["error"]
     broken = api_server.runsync(good_job(inputs) | {"text": "__cuda__ now"})
     assert "being replaced" in broken["error"]
     assert api_server.alive()

@@ -1,4 +1,4 @@
-"""schema.py: the seed's example, both job kinds, readable errors, limits, plain-JSON results."""
+"""api/: the seed's example, both job kinds, readable errors, limits, plain-JSON results."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import json
 
 import pytest
 from f5_runtime.errors import ValidationError
-from f5_runtime.schema import JobResult, Limits, PublishedFile, WordTiming, parse_request
+from f5_runtime.api.request import Limits, Options, parse_request
+from f5_runtime.api.result import JobResult
+from f5_runtime.config import Settings
+from f5_runtime.engines.types import SynthesisOptions, Word
+from f5_runtime.io.outputs import PublishedFile
+from f5_runtime.io.subtitles import SubtitleOptions
 
 SEED = {
     "audio_url": "s3://bucket/input.wav",
@@ -66,7 +71,8 @@ def test_errors_name_the_field_and_what_is_valid(patch, message) -> None:
 
 
 def test_limits_and_local_files() -> None:
-    limits = Limits(max_text_chars=10, allow_http=True, allow_local_files=True)
+    limits = Limits(max_text_chars=10, max_audio_bytes=1, max_audio_seconds=1.0,
+                    allow_http=True, allow_local_files=True)
     with pytest.raises(ValidationError, match="at most 10 characters, got 11"):
         parse_request({**SEED, "text": "x" * 11}, limits)
     local = parse_request({**SEED, "voice_reference_url": "./voice.wav",
@@ -77,7 +83,7 @@ def test_limits_and_local_files() -> None:
 def test_results_are_plain_json() -> None:
     result = JobResult(
         kind="synthesize", duration=1.23456, sample_rate=24_000, language="en", text="Hi",
-        word_timings=[WordTiming("Hi", 0.1, 0.4, 0.93)],
+        word_timings=[Word("Hi", 0.1, 0.4, 0.93)],
         audio=PublishedFile("s3://b/k.wav", "https://x/k.wav?sig"), audio_format="wav",
         subtitles=PublishedFile(inline="WEBVTT\n"), subtitle_format="vtt",
         processing_time=0.5, timings={"fetch": 0.1},
@@ -86,3 +92,15 @@ def test_results_are_plain_json() -> None:
     assert result["audio_url"] == "s3://b/k.wav" and result["subtitles"] == "WEBVTT\n"
     assert result["word_timings"] == [{"word": "Hi", "start": 0.1, "end": 0.4, "score": 0.93}]
     assert result["duration"] == 1.235
+
+
+def test_defaults_are_written_once() -> None:
+    """The API's option defaults are the engines' and the subtitle renderer's; the limits'
+    are the settings'."""
+    request = parse_request(SEED)
+    assert request.synthesis_options(None) == SynthesisOptions()
+    assert request.subtitle_options() == SubtitleOptions()
+    assert Options().nfe_steps == SynthesisOptions.nfe_steps
+    defaults = Settings.from_env({})
+    assert Limits.default() == Limits.from_settings(defaults)
+    assert Limits.default().max_text_chars == defaults.max_text_chars

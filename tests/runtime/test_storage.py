@@ -1,4 +1,5 @@
-"""storage.py against real servers: moto S3 (+ a fault proxy) and a loopback HTTP(S) origin."""
+"""f5_runtime.io (inputs, outputs, the SSRF guard) against real servers: moto S3 (+ a fault
+proxy) and a loopback HTTP(S) origin."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ from pathlib import Path
 import pytest
 from f5_runtime.config import Settings
 from f5_runtime.errors import ConfigError, InputError, StorageError, UserError
-from f5_runtime.schema import parse_request
-from f5_runtime.storage import (
-    OutputPlace,
-    Publisher,
-    Storage,
-    address_refusal,
-    choose_output,
-    redact,
-)
+from f5_runtime.api.request import parse_request
+from f5_runtime.io.guard import address_refusal
+from f5_runtime.io.outputs import OutputPlace, choose_output
+from f5_runtime.io.storage import Storage
+from f5_runtime.io.urls import redact
 
 from runtime.conftest import wav_bytes
 from runtime.http_origin import Origin, Reply
@@ -85,7 +82,7 @@ def test_private_urls_refused_without_the_flag_and_allowed_with_it(origin, setti
         strict.fetch(url, tmp_path / "a", what="voice reference")
     assert origin.hits.get("/voice.wav") is None, "refused before connecting"
     relaxed = make_storage(settings_env, F5_ALLOW_HTTP="1", F5_ALLOW_PRIVATE_URLS="1")
-    assert relaxed.fetch(url, tmp_path / "b", what="voice reference").read_bytes()[:4] == b"RIFF"
+    assert relaxed.inputs.fetch(url, tmp_path / "b", what="voice reference").read_bytes()[:4] == b"RIFF"
 
 
 def test_https_pinned_connection_checks_the_certificate(tls_origin, settings_env,
@@ -95,10 +92,10 @@ def test_https_pinned_connection_checks_the_certificate(tls_origin, settings_env
     storage = Storage(Settings.from_env({**settings_env, "F5_ALLOW_PRIVATE_URLS": "1"}),
                       ca_bundle=str(tls_origin.ca_file))
     tls_origin.routes["/v.wav"] = tls_origin.routes.pop("/v.wav?X-Amz-Signature=secret")
-    assert storage.fetch(url, tmp_path / "v", what="voice reference").read_bytes() == b"RIFF-data"
+    assert storage.inputs.fetch(url, tmp_path / "v", what="voice reference").read_bytes() == b"RIFF-data"
     untrusted = make_storage(settings_env, F5_ALLOW_PRIVATE_URLS="1")  # certifi's bundle only
     with pytest.raises(InputError, match="TLS failed"):
-        untrusted.fetch(url, tmp_path / "w", what="voice reference")
+        untrusted.inputs.fetch(url, tmp_path / "w", what="voice reference")
 
 
 def test_redirects_are_checked_at_every_hop(tls_origin, settings_env, tmp_path) -> None:
@@ -106,19 +103,19 @@ def test_redirects_are_checked_at_every_hop(tls_origin, settings_env, tmp_path) 
                       ca_bundle=str(tls_origin.ca_file))
     target = tls_origin.route("/final.wav", Reply(body=b"audio"))
     hop = tls_origin.route("/hop", Reply(302, headers={"Location": "/final.wav"}))
-    assert storage.fetch(hop, tmp_path / "ok", what="audio").read_bytes() == b"audio"
+    assert storage.inputs.fetch(hop, tmp_path / "ok", what="audio").read_bytes() == b"audio"
     assert target.endswith("/final.wav")
     meta = tls_origin.route("/meta", Reply(302, headers={
         "Location": "http://169.254.169.254/latest/meta-data/"}))
     with pytest.raises(InputError, match="refusing plain http"):
-        storage.fetch(meta, tmp_path / "m", what="audio")
+        storage.inputs.fetch(meta, tmp_path / "m", what="audio")
     relaxed = Storage(Settings.from_env({**settings_env, "F5_ALLOW_PRIVATE_URLS": "1",
                                          "F5_ALLOW_HTTP": "1"}), ca_bundle=str(tls_origin.ca_file))
     with pytest.raises(InputError, match="metadata"):
-        relaxed.fetch(meta, tmp_path / "m", what="audio")
+        relaxed.inputs.fetch(meta, tmp_path / "m", what="audio")
     loop = tls_origin.route("/loop", Reply(302, headers={"Location": "/loop"}))
     with pytest.raises(InputError, match="redirects"):
-        storage.fetch(loop, tmp_path / "l", what="audio")
+        storage.inputs.fetch(loop, tmp_path / "l", what="audio")
 
 
 def test_size_cap_applies_while_streaming(origin, settings_env, tmp_path) -> None:
@@ -127,43 +124,43 @@ def test_size_cap_applies_while_streaming(origin, settings_env, tmp_path) -> Non
     endless = origin.route("/endless", Reply(endless=True))
     t0 = time.perf_counter()
     with pytest.raises(InputError, match="larger than the 1 MiB limit"):
-        storage.fetch(endless, tmp_path / "e", what="audio")
+        storage.inputs.fetch(endless, tmp_path / "e", what="audio")
     assert time.perf_counter() - t0 < 20
     assert not (tmp_path / "e").exists(), "the partial download is removed"
     declared = origin.route("/big", Reply(body=b"\0" * (2 * 2**20)))
     with pytest.raises(InputError, match=r"\(2.0 MiB\)"):
-        storage.fetch(declared, tmp_path / "d", what="audio")
+        storage.inputs.fetch(declared, tmp_path / "d", what="audio")
 
 
 def test_transient_http_errors_are_retried_client_errors_are_not(origin, settings_env,
                                                                  tmp_path) -> None:
     storage = make_storage(settings_env, F5_ALLOW_HTTP="1", F5_ALLOW_PRIVATE_URLS="1")
     flaky = origin.route("/flaky", Reply(503), Reply(500), Reply(body=b"finally"))
-    assert storage.fetch(flaky, tmp_path / "f", what="audio").read_bytes() == b"finally"
+    assert storage.inputs.fetch(flaky, tmp_path / "f", what="audio").read_bytes() == b"finally"
     assert origin.hits["/flaky"] == 3
     missing = origin.route("/missing", Reply(404))
     with pytest.raises(InputError, match="404"):
-        storage.fetch(missing, tmp_path / "m", what="audio")
+        storage.inputs.fetch(missing, tmp_path / "m", what="audio")
     assert origin.hits["/missing"] == 1
     denied = origin.route("/denied?sig=1", Reply(403))
     origin.routes["/denied"] = origin.routes.pop("/denied?sig=1")
     with pytest.raises(InputError, match="expired") as info:
-        storage.fetch(denied.replace("%3F", "?"), tmp_path / "x", what="audio")
+        storage.inputs.fetch(denied.replace("%3F", "?"), tmp_path / "x", what="audio")
     assert "sig=1" not in str(info.value), "no query strings in messages"
     down = origin.route("/down", Reply(503))
     with pytest.raises(StorageError, match="after 3 attempts"):
-        storage.fetch(down, tmp_path / "d", what="audio")
+        storage.inputs.fetch(down, tmp_path / "d", what="audio")
     assert origin.hits["/down"] == 3
 
 
 def test_s3_inputs_and_their_errors(s3, bucket, settings_env, faults, tmp_path) -> None:
     storage = make_storage(settings_env)
     url = s3.put(bucket, "in/voice.wav", wav_bytes(0.5))
-    assert storage.fetch(url, tmp_path / "v", what="voice").read_bytes()[:4] == b"RIFF"
+    assert storage.inputs.fetch(url, tmp_path / "v", what="voice").read_bytes()[:4] == b"RIFF"
     with pytest.raises(InputError, match="no such object"):
-        storage.fetch(f"s3://{bucket}/nope.wav", tmp_path / "n", what="voice")
+        storage.inputs.fetch(f"s3://{bucket}/nope.wav", tmp_path / "n", what="voice")
     with pytest.raises(UserError, match="does not exist"):
-        storage.fetch("s3://no-such-bucket/x.wav", tmp_path / "n", what="voice")
+        storage.inputs.fetch("s3://no-such-bucket/x.wav", tmp_path / "n", what="voice")
     s3.put(bucket, "big.wav", b"\0" * (2 * 2**20))
     with pytest.raises(InputError, match="larger than"):
         make_storage(settings_env, F5_MAX_AUDIO_MB="1").fetch(
@@ -185,37 +182,41 @@ def test_s3_keys_are_literal(s3, bucket, settings_env, tmp_path) -> None:
 def test_data_uris(settings_env, tmp_path) -> None:
     storage = make_storage(settings_env, F5_MAX_AUDIO_MB="1")
     good = "data:audio/wav;base64," + base64.b64encode(b"RIFFxxxx").decode()
-    assert storage.fetch(good, tmp_path / "g", what="audio").read_bytes() == b"RIFFxxxx"
+    assert storage.inputs.fetch(good, tmp_path / "g", what="audio").read_bytes() == b"RIFFxxxx"
     with pytest.raises(InputError, match="not valid base64"):
-        storage.fetch("data:audio/wav;base64,@@@@", tmp_path / "b", what="audio")
+        storage.inputs.fetch("data:audio/wav;base64,@@@@", tmp_path / "b", what="audio")
     huge = "data:audio/wav;base64," + "A" * (2 * 2**20)
     with pytest.raises(InputError, match="larger than"):
-        storage.fetch(huge, tmp_path / "h", what="audio")
+        storage.inputs.fetch(huge, tmp_path / "h", what="audio")
     with pytest.raises(InputError, match="unsupported"):
-        storage.fetch("/etc/passwd", tmp_path / "p", what="audio")
+        storage.inputs.fetch("/etc/passwd", tmp_path / "p", what="audio")
 
 
 def test_output_placement_order(settings_env) -> None:
     env = dict(settings_env)
     seed_example = {"audio_url": "s3://in-bucket/input.wav",
                     "voice_reference_url": "s3://in-bucket/reference.wav", "text": "Hi"}
+
+    def place(request, settings, job_id):
+        return choose_output(settings, job_id, request.output_bucket(), request.input_urls())
+
     request = parse_request(seed_example)
-    assert choose_output(request, Settings.from_env(env), "j1") == OutputPlace(
+    assert place(request, Settings.from_env(env), "j1") == OutputPlace(
         "in-bucket", "f5-tts-outputs/j1/")
     configured = Settings.from_env({**env, "F5_OUTPUT_URL": "s3://out/base"})
-    assert choose_output(request, configured, "j1") == OutputPlace("out", "base/j1/")
+    assert place(request, configured, "j1") == OutputPlace("out", "base/j1/")
     explicit = parse_request({**seed_example, "output": {"bucket": "mine", "prefix": "jobs"}})
-    assert choose_output(explicit, configured, "j/1") == OutputPlace("mine", "jobs/j_1/")
+    assert place(explicit, configured, "j/1") == OutputPlace("mine", "jobs/j_1/")
     inline = parse_request({"text": "Hi", "voice_reference_url": "data:audio/wav;base64,AA=="})
-    assert choose_output(inline, Settings.from_env(env), "j1") is None
+    assert place(inline, Settings.from_env(env), "j1") is None
     with pytest.raises(ConfigError, match="F5_OUTPUT_URL"):
-        choose_output(request, Settings.from_env({**env, "F5_OUTPUT_URL": "https://x/"}), "j")
+        place(request, Settings.from_env({**env, "F5_OUTPUT_URL": "https://x/"}), "j")
 
 
 def test_publisher_rolls_back_uploads(s3, bucket, settings_env, faults) -> None:
     storage = make_storage(settings_env, BUCKET_ENDPOINT_URL=faults.endpoint)
     place = OutputPlace(bucket, "jobs/j1/")
-    publisher = Publisher(storage, place)
+    publisher = storage.publisher(place)
     published = publisher.publish("speech.wav", b"RIFF", "audio/wav")
     assert published.s3_url == f"s3://{bucket}/jobs/j1/speech.wav"
     head = s3.client.head_object(Bucket=bucket, Key="jobs/j1/speech.wav")
@@ -230,7 +231,7 @@ def test_publisher_rolls_back_uploads(s3, bucket, settings_env, faults) -> None:
 
 def test_inline_outputs_without_a_bucket(settings_env) -> None:
     storage = make_storage(settings_env, F5_INLINE_MAX_MB="0.001")
-    publisher = Publisher(storage, None)
+    publisher = storage.publisher(None)
     small = publisher.publish("speech.wav", b"RIFF", "audio/wav")
     assert base64.b64decode(small.inline) == b"RIFF"
     assert publisher.publish("s.ass", "é".encode("utf-8-sig"), "text/x-ssa",
@@ -243,9 +244,9 @@ def test_logs_and_messages_carry_no_secrets(s3, bucket, settings_env, tmp_path, 
     caplog.set_level(logging.DEBUG, logger="f5_runtime")
     storage = make_storage(settings_env)
     s3.put(bucket, "v.wav", b"RIFF")
-    storage.fetch(f"s3://{bucket}/v.wav", tmp_path / "v", what="voice")
+    storage.inputs.fetch(f"s3://{bucket}/v.wav", tmp_path / "v", what="voice")
     place = OutputPlace(bucket, "j/")
-    presigned = Publisher(storage, place).publish("speech.wav", b"RIFF", "audio/wav").presigned_url
+    presigned = storage.publisher(place).publish("speech.wav", b"RIFF", "audio/wav").presigned_url
     assert "X-Amz-Signature=" in presigned
     text = caplog.text
     assert "X-Amz-Signature" not in text and settings_env["BUCKET_SECRET_ACCESS_KEY"] not in text

@@ -1,4 +1,5 @@
-"""Subtitles: goldens for ASS/SRT/VTT, the line-breaking rules, karaoke rounding, untimed words."""
+"""Subtitles: goldens for ASS/SRT/VTT (words placed by the flow's assembler first, untimed
+ones filled), the line-breaking rules, karaoke rounding."""
 
 from __future__ import annotations
 
@@ -7,14 +8,9 @@ from pathlib import Path
 
 import ass
 import pytest
-from f5_runtime.engines import Word
-from f5_runtime.subtitles import (
-    SubtitleOptions,
-    fill_missing_times,
-    group_events,
-    karaoke_centiseconds,
-    render,
-)
+from f5_runtime.engines.types import Word
+from f5_runtime.flow.assemble import place_words
+from f5_runtime.io.subtitles import SubtitleOptions, group_events, karaoke_centiseconds, render
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("F5_UPDATE_GOLDEN") == "1"  # regenerate after an intended change
@@ -56,7 +52,8 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden(case: str, fmt: str) -> None:
     words, total = CASES[case]
-    data = render(words, total or words[-1].end + 0.5, SubtitleOptions(format=fmt))
+    placed = place_words(words, 0.0, total or words[-1].end + 0.5)
+    data = render(placed, SubtitleOptions(format=fmt))
     path = GOLDEN / f"{case}.{fmt}"
     if UPDATE:
         path.write_bytes(data)
@@ -65,7 +62,7 @@ def test_golden(case: str, fmt: str) -> None:
 
 def test_ass_parses_back_with_style_and_karaoke() -> None:
     words, _ = CASES["paragraph"]
-    data = render(words, 60.0, SubtitleOptions())
+    data = render(place_words(words, 0.0, 60.0), SubtitleOptions())
     assert data.startswith(b"\xef\xbb\xbf"), "ASS is written UTF-8 with BOM"
     doc = ass.parse_string(data.decode("utf-8-sig"))
     assert (doc.info["PlayResX"], doc.info["PlayResY"]) == (1920, 1080)
@@ -81,7 +78,7 @@ def test_ass_parses_back_with_style_and_karaoke() -> None:
 
 
 def test_line_rules_hold_for_every_format() -> None:
-    words = fill_missing_times(CASES["paragraph"][0], None)
+    words = place_words(CASES["paragraph"][0], 0.0, 60.0)
     for opts in (SubtitleOptions(), SubtitleOptions(max_line_chars=30, max_lines=1)):
         events = group_events(words, opts)
         assert [w.word for e in events for w in e.words] == [w.word for w in words]
@@ -93,7 +90,7 @@ def test_line_rules_hold_for_every_format() -> None:
 
 
 def test_breaks_prefer_sentence_ends_and_pauses() -> None:
-    events = group_events(fill_missing_times(CASES["paragraph"][0], None), SubtitleOptions())
+    events = group_events(place_words(CASES["paragraph"][0], 0.0, 60.0), SubtitleOptions())
     endings = [e.words[-1].word for e in events]
     good = sum(w.endswith((".", ",", ";", "!", "—")) for w in endings)
     assert good >= len(endings) - 1, endings
@@ -115,25 +112,9 @@ def test_gap_is_folded_into_the_preceding_word() -> None:
     assert karaoke_centiseconds(event) == [50, 20, 30]
 
 
-def test_fill_missing_times_never_crashes() -> None:
-    nan = float("nan")
-    odd = [Word("a", None, None), Word("b", nan, 1.0), Word("c", 2.0, 1.0), Word("d", 5.0, 9.0),
-           Word("", None, None), Word("e", None, 0.5)]
-    filled = fill_missing_times(odd, 4.0)
-    assert [w.word for w in filled] == ["a", "b", "c", "d", "e"]
-    previous_end = 0.0
-    for w in filled:
-        assert 0.0 <= w.start <= w.end <= 4.0
-        assert w.start >= previous_end - 1e-9
-        previous_end = w.end
-    assert fill_missing_times([], 3.0) == []
-    only_untimed = fill_missing_times([Word("x", None, None), Word("yy", None, None)], None)
-    assert only_untimed[0].start == 0.0 and only_untimed[1].end > only_untimed[0].end
-
-
 def test_karaoke_off_and_single_long_word() -> None:
     words = [Word("Pneumonoultramicroscopicsilicovolcanoconiosis-and-then-some", 0.0, 1.0)]
-    text = render(words, 1.0, SubtitleOptions(karaoke=False)).decode("utf-8-sig")
+    text = render(words, SubtitleOptions(karaoke=False)).decode("utf-8-sig")
     assert "\\kf" not in text and "Pneumono" in text
-    vtt = render([*words, Word("ok", 1.2, 1.4)], 2.0, SubtitleOptions(format="vtt")).decode()
+    vtt = render([*words, Word("ok", 1.2, 1.4)], SubtitleOptions(format="vtt")).decode()
     assert vtt.startswith("WEBVTT") and "<00:00:01.200>ok" in vtt

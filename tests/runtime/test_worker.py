@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from f5_runtime import worker
 from f5_runtime.config import Settings
 from f5_runtime.errors import ConfigError, StorageError, ValidationError, WorkerBrokenError
-from f5_runtime.storage import Storage
+from f5_runtime.io.storage import Storage
+from f5_runtime.serving import worker
 
 from runtime.conftest import ENGINE_DOUBLE, TESTS_DIR, wav_bytes
 from runtime.engine_double import ToneEngines
@@ -34,13 +34,17 @@ def voice_job(text="Hello there", job_id="j-1"):
     return {"id": job_id, "input": {"text": text, "voice_reference_url": voice}}
 
 
-def test_progress_is_reported_at_stage_boundaries_not_at_the_end(settings_env) -> None:
+def test_progress_is_reported_once_per_stage_not_at_the_end(settings_env) -> None:
     reports = []
     result = handler(settings_env, report=lambda job, p: reports.append((job["id"], p)))(
-        voice_job())
+        voice_job("Hello there. This job has three chunks. One per sentence."))
     assert "error" not in result
-    stages = [p["stage"] for _, p in reports]
-    assert stages == ["fetch", "synthesize", "tts"], "none in the last moments before the result"
+    assert [p for _, p in reports] == [
+        {"stage": "fetch"}, {"stage": "reference"},
+        {"stage": "generate", "chunk": 1, "chunks": 3}, {"stage": "vocode"}, {"stage": "align"},
+        {"stage": "generate", "chunk": 2, "chunks": 3},
+        {"stage": "generate", "chunk": 3, "chunks": 3},
+    ], "each stage once (generate once per chunk), none in the last moments before the result"
     assert {job_id for job_id, _ in reports} == {"j-1"}
 
 
@@ -58,7 +62,7 @@ def test_unexpected_errors_name_the_stage_and_job_and_log_the_traceback(settings
     result = handler(settings_env)(voice_job("__fail__ please", job_id="j-4"))
     assert set(result) == {"error"}
     message = result["error"]
-    assert "during synthesize" in message and "(job j-4)" in message
+    assert "during generate" in message and "(job j-4)" in message
     assert "the test engine was asked to fail" in message and "Traceback" not in message
     assert any(r.exc_info for r in caplog.records if r.name == "f5_runtime.worker")
 
@@ -91,7 +95,7 @@ def test_error_results() -> None:
         "error": "input.text: x"}
     storage = worker.error_result(StorageError("could not write s3://b/k"), "j9", "publish")
     assert storage == {"error": "could not write s3://b/k (job j9)"}
-    assert "refresh_worker" in worker.error_result(WorkerBrokenError("gpu gone"), "j", "tts")
+    assert "refresh_worker" in worker.error_result(WorkerBrokenError("gpu gone"), "j", "generate")
 
 
 def test_runpod_flags_pass_through() -> None:
@@ -112,7 +116,7 @@ def test_engines_factory_errors_name_the_variable(settings_env) -> None:
 
 
 def test_importing_the_worker_does_nothing() -> None:
-    code = ("import sys, f5_runtime.worker, f5_runtime.serve\n"
+    code = ("import sys, f5_runtime.serving.worker, f5_runtime.serving.serve\n"
             "print([m for m in ('runpod', 'torch', 'boto3') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]" and out.stderr == ""

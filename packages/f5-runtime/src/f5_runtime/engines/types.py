@@ -1,0 +1,94 @@
+"""The plain types every layer shares: audio, words, transcripts, synthesis options, chunk plans.
+
+numpy only (and scipy inside `Audio.resampled`): importing this never imports torch, so the
+service modules can use these types before (or without) the engines being loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] and their rate."""
+
+    samples: np.ndarray  # shape (n,), float32
+    sample_rate: int  # Hz
+
+    @property
+    def duration(self) -> float:  # seconds
+        return len(self.samples) / self.sample_rate
+
+    def resampled(self, rate: int) -> Audio:
+        """Band-limited (polyphase) resampling to `rate` Hz; this audio itself when it matches."""
+        if self.sample_rate == rate:
+            return self
+        from math import gcd
+
+        import numpy as np
+        from scipy.signal import resample_poly
+
+        g = gcd(self.sample_rate, rate)
+        out = resample_poly(self.samples, rate // g, self.sample_rate // g).astype(np.float32)
+        return Audio(samples=out, sample_rate=rate)
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word as the user wrote it, with its time in seconds.
+
+    Engines return times relative to the audio they were given, and None where the aligner
+    found no time; the flow's assembler places the words on the output and gives every
+    untimed word a time (f5_runtime.flow.assemble.place_words, the one place that does).
+    """
+
+    word: str
+    start: float | None
+    end: float | None
+    score: float | None = None  # the aligner's confidence, 0-1; 0.0 for an interpolated word
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a recording and what is said in it; word times relative to `start`."""
+
+    start: float  # seconds from the start of the recording
+    end: float
+    text: str
+    words: list[Word]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What speech recognition heard: the text, its language, and where it was said."""
+
+    text: str
+    language: str
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SynthesisOptions:
+    """How to synthesize. These defaults are the API's defaults (api.request.Options uses them)."""
+
+    nfe_steps: int = 32  # flow-matching steps; 16 uses f5-tts's EPSS schedule
+    cfg_strength: float = 2.0  # classifier-free guidance
+    sway_sampling_coef: float = -1.0  # f5-tts's sway sampling
+    speed: float = 1.0  # > 1 speaks faster
+    seed: int | None = None  # same seed + same request -> same audio
+    target_duration: float | None = None  # seconds of generated speech (dubbing), or None
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """One piece of the text and how long its speech will be."""
+
+    text: str  # the words as the user wrote them (what the aligner times)
+    model_text: str  # what the model reads (final punctuation added to the last chunk)
+    frames: int  # mel frames generated after the reference
+    window: int  # mel frames the sampler computes for it: the reference's + `frames`

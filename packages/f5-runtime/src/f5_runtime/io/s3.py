@@ -1,0 +1,133 @@
+"""S3 through boto3: one client per process, reads capped in size, writes, presigned URLs.
+
+Endpoint and credentials follow RunPod's bucket convention (BUCKET_ENDPOINT_URL,
+BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY, BUCKET_REGION), else boto3's own chain (AWS_*),
+so S3-compatible stores (R2, B2, MinIO) work through the endpoint URL. Transient failures are
+retried (retry.py); client errors become messages that say what to check.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from f5_runtime.errors import InputError, StorageError, UserError
+from f5_runtime.io.capped import CHUNK_BYTES, too_large, write_capped
+from f5_runtime.io.retry import describe, is_transient, with_retries
+
+if TYPE_CHECKING:
+    from f5_runtime.config import Settings
+    from f5_runtime.io.outputs import OutputPlace
+    from f5_runtime.io.urls import S3Location
+
+log = logging.getLogger(__name__)
+
+
+class S3:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @cached_property
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        s = self.settings
+        config = Config(
+            connect_timeout=s.storage_timeout,
+            read_timeout=s.storage_timeout,
+            retries={"mode": "standard", "total_max_attempts": 1},  # tenacity retries instead
+            s3={"addressing_style": "path"} if s.bucket_endpoint_url else None,
+            signature_version="s3v4",
+        )
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=s.bucket_endpoint_url,
+            aws_access_key_id=s.bucket_access_key_id,
+            aws_secret_access_key=s.bucket_secret_access_key,
+            region_name=s.bucket_region,
+            config=config,
+        )
+
+    def retry(self, what: str, action):
+        return with_retries(what, self.settings.storage_attempts, action)
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def download(self, loc: S3Location, dest: Path, what: str, limit: int) -> None:
+        """`loc` into `dest`, at most `limit` bytes (InputError beyond); one try: the caller
+        retries."""
+        import botocore.exceptions as bx
+
+        try:
+            response = self.client.get_object(Bucket=loc.bucket, Key=loc.key)
+        except bx.ClientError as exc:
+            if is_transient(exc):
+                raise
+            raise client_error(exc, f"{what} {loc}", reading=True) from None
+        size = response.get("ContentLength")
+        if size is not None and size > limit:
+            response["Body"].close()
+            raise too_large(what, limit, size)
+        write_capped(response["Body"].iter_chunks(CHUNK_BYTES), dest, what, limit)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def upload(self, place: OutputPlace, name: str, data: bytes, content_type: str) -> str:
+        """Put one object (retrying transient failures); returns its s3:// URL."""
+        import botocore.exceptions as bx
+
+        key = place.prefix + name
+        url = place.url(name)
+        try:
+            self.retry(f"writing {url}", lambda: self.client.put_object(
+                Bucket=place.bucket, Key=key, Body=data, ContentType=content_type))
+        except Exception as exc:
+            if is_transient(exc):
+                raise StorageError(
+                    f"could not write {url} after {self.settings.storage_attempts} attempts: "
+                    f"{describe(exc)}; the storage service may be down, try again"
+                ) from exc
+            if isinstance(exc, bx.ClientError):
+                raise client_error(exc, f"output {url}", reading=False) from None
+            raise
+        log.info("uploaded %s (%d bytes, %s)", url, len(data), content_type)
+        return url
+
+    def presign(self, place: OutputPlace, name: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": place.bucket, "Key": place.prefix + name},
+            ExpiresIn=self.settings.presign_expiry,
+        )
+
+    def delete(self, place: OutputPlace, name: str) -> bool:
+        """Best effort (a few tries); False when the object could not be removed."""
+        try:
+            self.retry(f"deleting {place.url(name)}", lambda: self.client.delete_object(
+                Bucket=place.bucket, Key=place.prefix + name))
+        except Exception as exc:
+            log.error("could not delete %s after a failed job: %s", place.url(name), describe(exc))
+            return False
+        log.info("deleted %s (the job failed after uploading it)", place.url(name))
+        return True
+
+
+def client_error(exc: Any, what: str, *, reading: bool) -> UserError:
+    """A non-transient S3 error as a message that says what to check."""
+    code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in ("NoSuchKey", "404", "NotFound"):
+        return InputError(f"{what}: no such object (404): check the bucket and key")
+    if code == "NoSuchBucket":
+        return UserError(f"{what}: the bucket does not exist (NoSuchBucket)")
+    if code in ("AccessDenied", "403", "Forbidden", "InvalidAccessKeyId",
+                "SignatureDoesNotMatch", "AllAccessDisabled"):
+        verb = "read" if reading else "write to"
+        return UserError(
+            f"{what}: access denied ({code}): the endpoint's credentials "
+            f"(BUCKET_ACCESS_KEY_ID) cannot {verb} this bucket; grant access"
+            + (" or send a presigned https:// URL" if reading else " or choose another bucket")
+        )
+    return UserError(f"{what}: the storage service refused the request: {code} (HTTP {status})")

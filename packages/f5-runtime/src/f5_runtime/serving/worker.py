@@ -1,0 +1,251 @@
+"""The RunPod worker: `f5-runtime worker [RunPod flags]` (what `f5-bootstrap run` execs).
+
+`main()` reads the settings, loads the engines (warm: the first job pays nothing for model
+loading) and only then calls `runpod.serverless.start`; nothing happens at import time. The
+handler is a thin edge: job dict in, `flow.job.run_job`, plain JSON out. Errors:
+- a bad request (UserError) or a storage failure -> {"error": "<what to fix>"}; the worker
+  stays up for the next job;
+- anything unexpected -> {"error": "<what failed, what to do> (job <id>)"} and the traceback
+  in the log, never a bare traceback as the message;
+- a failure that leaves the GPU or the models unusable (WorkerBrokenError, CUDA errors) ->
+  also "refresh_worker": true, so RunPod replaces this worker after the job.
+Progress goes to RunPod (`progress_update`) once per stage as it starts (`generate` once per
+chunk, with its index), never for the stages of the last moments before the result, and
+only on a real endpoint.
+
+The RunPod SDK parses sys.argv itself; the flags it knows (--rp_serve_api, --test_input, ...)
+are accepted here and passed through to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from f5_runtime.errors import (
+    ConfigError,
+    ModelMissingError,
+    RuntimeFailure,
+    StorageError,
+    UserError,
+    WorkerBrokenError,
+)
+
+if TYPE_CHECKING:
+    from f5_runtime.config import Settings
+    from f5_runtime.engines import Engines
+    from f5_runtime.flow.clock import Stage, StageCallback
+    from f5_runtime.io.storage import Storage
+
+log = logging.getLogger(__name__)
+
+# Text of errors after which the CUDA context (and so the loaded models) cannot be trusted.
+BROKEN_MARKERS = (
+    "CUDA error", "CUDA out of memory", "CUBLAS_STATUS", "CUDNN_STATUS", "cuDNN error",
+    "device-side assert", "NCCL error", "illegal memory access",
+)
+BROKEN_TYPES = ("OutOfMemoryError", "AcceleratorError", "CudaError")
+
+# RunPod SDK flags: (flag, argparse kwargs). They are handed to runpod.serverless.start as argv.
+RUNPOD_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--rp_serve_api", {"action": "store_true", "help": "serve RunPod's local API (testing)"}),
+    ("--rp_api_host", {"help": "local API host (default localhost)"}),
+    ("--rp_api_port", {"type": int, "help": "local API port (default 8000)"}),
+    ("--rp_api_concurrency", {"type": int, "help": "local API workers (default 1)"}),
+    ("--rp_log_level", {"help": "RunPod SDK log level: ERROR, WARN, INFO, DEBUG"}),
+    ("--rp_debugger", {"action": "store_true", "help": "RunPod SDK debugger output"}),
+    ("--test_input", {"help": "run this job JSON once and exit (else ./test_input.json locally)"}),
+)
+
+ProgressReporter = Callable[[dict, Any], None]
+# Stages not reported to RunPod: instant, or the last milliseconds before the result, where a
+# late progress update could land after the job completed (runpod-python #250).
+UNREPORTED_STAGES = frozenset({"validate", "assemble", "encode", "subtitles", "publish"})
+PER_CHUNK_STAGE = "generate"  # reported once per chunk, with its index: how far a long job is
+
+
+def progress(stage: Stage) -> tuple[tuple[str, int | None], dict[str, Any]] | None:
+    """(key, payload) of the progress update for entering `stage`, None when it is not
+    reported; a key is reported once per job."""
+    if stage.name in UNREPORTED_STAGES:
+        return None
+    if stage.name == PER_CHUNK_STAGE:
+        if stage.chunk is None:  # planning the chunks: reported with the first chunk
+            return None
+        return (stage.name, stage.chunk), {"stage": stage.name, "chunk": stage.chunk + 1,
+                                           "chunks": stage.chunks}
+    return (stage.name, None), {"stage": stage.name}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("RunPod SDK flags (passed through to the SDK)")
+    for flag, kwargs in RUNPOD_FLAGS:
+        group.add_argument(flag, **kwargs)
+
+
+def runpod_argv(args: argparse.Namespace) -> list[str]:
+    argv = []
+    for flag, kwargs in RUNPOD_FLAGS:
+        value = getattr(args, flag.lstrip("-"), None)
+        if kwargs.get("action") == "store_true":
+            argv += [flag] if value else []
+        elif value is not None:
+            argv += [flag, str(value)]
+    return argv
+
+
+def load_engines(settings: Settings) -> Engines:
+    """Build the engines with the F5_ENGINES factory (default: the real F5-TTS + WhisperX)."""
+    module_name, _, attr = settings.engines_factory.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"F5_ENGINES={settings.engines_factory!r}: use 'module:callable'")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"F5_ENGINES={settings.engines_factory!r}: {exc}") from exc
+    return factory(settings)
+
+
+def is_broken(exc: BaseException) -> bool:
+    """True when the process can no longer serve jobs safely (RunPod should replace it)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:  # the exception and what caused it
+        seen.add(id(exc))
+        if isinstance(exc, WorkerBrokenError) or type(exc).__name__ in BROKEN_TYPES:
+            return True
+        if any(marker in str(exc) for marker in BROKEN_MARKERS):
+            return True
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return False
+
+
+def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str, Any]:
+    """The job's error output: a message a user can act on, and refresh_worker when needed."""
+    if isinstance(exc, UserError):
+        return {"error": str(exc)}
+    if isinstance(exc, StorageError | ConfigError | ModelMissingError):
+        log.error("job %s failed: %s", job_id, exc)
+        return {"error": f"{exc} (job {job_id})"}
+    where = f" during {stage}" if stage else ""
+    broken = is_broken(exc)
+    log.error("job %s failed%s", job_id, where, exc_info=exc)
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    if broken:
+        return {
+            "error": f"the worker's GPU or models failed{where} ({detail}); this worker is "
+            f"being replaced, retry the job (job {job_id})",
+            "refresh_worker": True,
+        }
+    hint = "" if isinstance(exc, RuntimeFailure) else "internal error: "
+    return {
+        "error": f"{hint}the job failed{where}: {detail}; the request was accepted, so "
+        f"retrying may help, and if it keeps failing report the job id (job {job_id})"
+    }
+
+
+class Handler:
+    """RunPod handler: one job dict in, a JSON-serialisable dict out."""
+
+    def __init__(self, engines: Engines, storage: Storage, settings: Settings,
+                 report: ProgressReporter | None = None):
+        self.engines = engines
+        self.storage = storage
+        self.settings = settings
+        self.report = report  # runpod.serverless.progress_update on a real endpoint
+        self.observe: StageCallback | None = None  # also told of every stage (local commands)
+
+    def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        from f5_runtime.flow.job import run_job
+
+        job_id = str(job.get("id") or "local")
+        current: list[str] = []
+        reported: set[tuple[str, int | None]] = set()
+
+        def on_stage(stage: Stage) -> None:
+            current[:] = [stage.name]
+            if self.observe is not None:
+                self.observe(stage)
+            update = progress(stage)
+            if self.report is None or update is None or update[0] in reported:
+                return
+            reported.add(update[0])
+            try:
+                self.report(job, update[1])
+            except Exception:  # progress is best effort, never a reason to fail
+                log.warning("progress update failed for job %s", job_id, exc_info=True)
+
+        try:
+            result = run_job(job.get("input"), job_id, engines=self.engines,
+                             storage=self.storage, settings=self.settings, on_stage=on_stage)
+        except Exception as exc:
+            if isinstance(exc, UserError):
+                log.info("job %s rejected: %s", job_id, exc)
+            return error_result(exc, job_id, current[0] if current else None)
+        return result.to_json()
+
+
+def build_handler(settings: Settings) -> Handler:
+    """Everything a worker needs before its first job: engines loaded, storage ready."""
+    from f5_runtime.io.outputs import parse_output_url
+    from f5_runtime.io.storage import Storage
+
+    if settings.output_url:
+        parse_output_url(settings.output_url)  # a bad F5_OUTPUT_URL fails the start, not a job
+    t0 = time.perf_counter()
+    log.info("loading engines (%s)", settings.engines_factory)
+    engines = load_engines(settings)
+    log.info("engines ready in %.1f s", time.perf_counter() - t0)
+    # The job code (pydantic schema, storage, subtitles) takes ~1 s to import on a CPU: load it
+    # now rather than on the first job. Importing the worker module itself stays light.
+    importlib.import_module("f5_runtime.flow.job")
+    report = None
+    if settings.on_runpod:
+        from runpod.serverless import progress_update
+
+        report = progress_update
+    return Handler(engines, Storage(settings), settings, report)
+
+
+def run(settings: Settings, rp_argv: list[str]) -> int:
+    """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
+    log.info("%s", settings.summary())
+    log.debug("settings:\n%s", settings.describe())
+    handler = build_handler(settings)
+    if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
+        handler.report = None  # local modes have no RunPod to send progress to
+    if "--rp_log_level" not in rp_argv:
+        rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
+    # RunPod stops workers with SIGTERM: exit through Python so that a running job still
+    # removes its temp dir and the outputs it already uploaded (Python's default just dies).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    import runpod
+
+    sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
+    runpod.serverless.start({"handler": handler})
+    return 0
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    log.warning("SIGTERM: stopping (a running job is abandoned and cleaned up)")
+    raise SystemExit(128 + signum)
+
+
+def start(rp_argv: list[str], what: str) -> int:
+    """`run` with the settings from the environment; 2 (and why, logged) if it cannot start."""
+    from f5_runtime.config import Settings
+
+    try:
+        return run(Settings.from_env(), rp_argv)
+    except (ConfigError, ModelMissingError) as exc:
+        log.error("cannot start the %s: %s", what, exc)
+        return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    return start(runpod_argv(args), "worker")
