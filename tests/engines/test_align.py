@@ -1,26 +1,33 @@
-"""The WhisperX engine on tiny checkpoints: whisperx's own align, faster-whisper's own ASR."""
+"""The WhisperX engine on tiny checkpoints: whisperx's own align, faster-whisper's own ASR.
+
+The aligner leaves a word it cannot place untimed (None); the flow's `place_words` gives it a
+time. "Every word timed" is checked on the aligner's words placed that way, as a job does."""
 
 from __future__ import annotations
 
 import pytest
-from f5_runtime.align import Aligner, _fill_and_order, _units, load_aligner
-from f5_runtime.audio import decode
 from f5_runtime.config import Settings
-from f5_runtime.engines import Audio, Transcript, Word
+from f5_runtime.engines.align import Aligner, _units, load_aligner
+from f5_runtime.engines.types import Audio, Transcript, Word
 from f5_runtime.errors import ModelMissingError, ValidationError
+from f5_runtime.flow.assemble import place_segments, place_words
+from f5_runtime.io.audio import decode
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory, tiny_wav2vec2_dir, tiny_whisper_dir, punkt_nltk_dir) -> Settings:
-    volume = tmp_path_factory.mktemp("volume")
-    return Settings.from_env(
-        {
-            "F5_VOLUME": str(volume),
-            "NLTK_DATA": str(punkt_nltk_dir),
-            "F5_ALIGN_MODELS": f"en={tiny_wav2vec2_dir}",
-            "F5_ASR_MODEL": str(tiny_whisper_dir),
-        }
-    )
+def settings_env(tmp_path_factory, tiny_wav2vec2_dir, tiny_whisper_dir, punkt_nltk_dir
+                 ) -> dict[str, str]:
+    return {
+        "F5_VOLUME": str(tmp_path_factory.mktemp("volume")),
+        "NLTK_DATA": str(punkt_nltk_dir),
+        "F5_ALIGN_MODELS": f"en={tiny_wav2vec2_dir}",
+        "F5_ASR_MODEL": str(tiny_whisper_dir),
+    }
+
+
+@pytest.fixture(scope="module")
+def settings(settings_env) -> Settings:
+    return Settings.from_env(settings_env)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +43,18 @@ def speech(reference_clip) -> Audio:
     return decode(path.read_bytes())  # 24 kHz: the aligner resamples
 
 
+def aligned_words(words: list[Word], text: str) -> None:
+    """What the aligner returns: every written word, as written; times None or plain floats."""
+    assert [w.word for w in words] == text.split()
+    for w in words:
+        assert (w.start is None) == (w.end is None), w
+        for value in (w.start, w.end, w.score):
+            assert value is None or type(value) is float, w
+
+
 def assert_timed(words: list[Word], text: str, duration: float) -> None:
+    aligned_words(words, text)
+    words = place_words(words, 0.0, duration)
     assert [w.word for w in words] == text.split()
     previous_end = 0.0
     for w in words:
@@ -50,8 +68,9 @@ def test_every_word_of_real_speech_gets_a_time(aligner, speech, reference_clip):
     _, text = reference_clip
     words = aligner.align(speech, text, "en")
     assert_timed(words, text, speech.duration)
-    assert words[-1].end > words[0].start  # spread over the clip, not all at one instant
-    assert any(w.score > 0 for w in words)  # aligned by the model, not interpolated
+    timed = [w for w in words if w.start is not None]
+    assert timed[-1].end > timed[0].start  # spread over the clip, not all at one instant
+    assert any(w.score > 0 for w in timed)  # aligned by the model, not interpolated
 
 
 def test_numbers_and_symbols_come_back_as_written(aligner, speech):
@@ -78,16 +97,11 @@ def test_a_word_the_model_cannot_read_is_interpolated(aligner, speech):
     text = "Some call me ### nature"  # "###" has no character the aligner knows
     words = aligner.align(speech, text, "en")
     assert_timed(words, text, speech.duration)
-    hashes = words[3]
+    assert words[3].start is None and words[3].end is None  # left to the assembler
+    placed = place_words(words, 0.0, speech.duration)
+    hashes = placed[3]
     assert hashes.score == 0.0  # interpolated, not aligned
-    assert words[2].end <= hashes.start <= hashes.end <= words[4].start
-
-
-def test_interpolation_shares_the_gap_by_length():
-    spans = [[(0.5, 1.0, 0.9)], [], [], [(3.0, 3.5, 0.8)]]
-    words = _fill_and_order(["one", "x", "xxx", "four"], spans, duration=4.0)
-    assert [(w.start, w.end) for w in words] == [(0.5, 1.0), (1.0, 1.5), (1.5, 3.0), (3.0, 3.5)]
-    assert [w.score for w in words] == [0.9, 0.0, 0.0, 0.8]
+    assert placed[2].end <= hashes.start <= hashes.end <= placed[4].start
 
 
 def test_more_text_than_the_audio_can_hold_is_still_timed(aligner):
@@ -122,14 +136,28 @@ def test_transcribe_runs_faster_whisper_and_unloads(aligner, speech):
     assert isinstance(transcript, Transcript)
     assert transcript.language == "en"
     assert transcript.text  # random weights: pseudo-words, but decoded by the real path
-    assert_timed(transcript.words, transcript.text, speech.duration)
-    assert aligner.asr_loaded
+    words = place_segments(transcript.segments, speech.duration)
+    assert " ".join(w.word for w in words) == transcript.text
+    assert_timed(words, transcript.text, speech.duration)
+    for segment in transcript.segments:
+        aligned_words(segment.words, segment.text)  # times relative to the segment
+    assert aligner.asr_loaded  # F5_ASR_KEEP_LOADED defaults to on
     aligner.unload_asr()
     assert not aligner.asr_loaded
     again = aligner.transcribe(speech, None)  # loads again, detects a language
     assert isinstance(again.language, str) and again.language
-    assert [w.word for w in again.words] == again.text.split()
+    assert [w.word for s in again.segments for w in s.words] == again.text.split()
     aligner.unload_asr()
+
+
+def test_whisper_is_freed_after_use_when_not_kept(settings_env, speech):
+    assert Settings.from_env({}).asr_keep_loaded is True  # the default (README: why)
+    keep_not = Settings.from_env({**settings_env, "F5_ASR_KEEP_LOADED": "0"})
+    assert not keep_not.asr_keep_loaded
+    aligner = load_aligner(keep_not, "cpu")
+    transcript = aligner.transcribe(speech, "en")
+    assert transcript.text and not aligner.asr_loaded  # freed once the text is known
+    assert aligner.transcribe(speech, "en").text == transcript.text  # and loaded again
 
 
 def test_dummy_aligner_and_asr_need_no_files(tmp_path, speech, reference_clip):
@@ -146,10 +174,10 @@ def test_dummy_aligner_and_asr_need_no_files(tmp_path, speech, reference_clip):
 def test_long_recordings_are_run_through_the_model_window_by_window(
     aligner, speech, reference_clip, monkeypatch
 ):
-    import f5_runtime.align
+    import f5_runtime.engines.align_models
     import numpy as np
 
-    monkeypatch.setattr(f5_runtime.align, "WINDOW_SAMPLES", 2 * 16_000)
+    monkeypatch.setattr(f5_runtime.engines.align_models, "WINDOW_SAMPLES", 2 * 16_000)
     inputs: list[int] = []
     frames: list[int] = []
     windowed = aligner._align_model("en")[0]
@@ -191,6 +219,6 @@ def test_long_recordings_are_run_through_the_model_window_by_window(
     ],
 )
 def test_spoken_forms(written, language, spoken):
-    from f5_runtime.numbers import spoken_words
+    from f5_runtime.engines.numbers import spoken_words
 
     assert spoken_words(written, language) == spoken.split()

@@ -1,4 +1,5 @@
-"""`load_engines`: the real composition (F5-TTS + WhisperX) on the fixture files, and dummy."""
+"""`load_engines`: the real composition (F5-TTS + WhisperX) on the fixture files, and dummy,
+driven step by step through the `Engines` protocol by the job flow."""
 
 from __future__ import annotations
 
@@ -6,11 +7,15 @@ import argparse
 import json
 
 import numpy as np
-from f5_runtime import bench
-from f5_runtime.audio import decode
 from f5_runtime.config import Settings
-from f5_runtime.engines import Audio, SynthesisOptions, Transcript, load_engines
-from f5_runtime.voice import VoiceEngines, chunk_words
+from f5_runtime.engines import load_engines
+from f5_runtime.engines.types import Audio, SynthesisOptions, Transcript
+from f5_runtime.engines.voice import VoiceEngines
+from f5_runtime.flow.assemble import place_segments, place_words
+from f5_runtime.flow.chunks import plan_speech, speak, synthesize
+from f5_runtime.flow.clock import StageClock
+from f5_runtime.io.audio import decode
+from f5_runtime.serving import bench
 from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
 
 TEXT = (
@@ -31,43 +36,60 @@ def assert_every_word_timed(words, text: str, duration: float) -> None:
         previous_end = w.end
 
 
+def run(engines, reference: Audio, text: str, ref_text: str | None, clock=None):
+    clock = clock or StageClock()
+    clock.enter("reference")
+    ref = engines.prepare_reference(reference, ref_text, "en")
+    speech = synthesize(engines, plan_speech(engines, text, ref, "en", OPTIONS), clock)
+    clock.stop()
+    return ref, speech
+
+
 def test_load_engines_synthesizes_aligns_and_transcribes(voice_engines, reference_clip):
     assert isinstance(voice_engines, VoiceEngines)
+    assert voice_engines.batch_frames == 0  # CPU: one chunk per sampler call
     stages: list[str] = []
-    ref_bytes = reference_clip[0].read_bytes()
-    speech = voice_engines.synthesize(TEXT, ref_bytes, REF_TEXT, "en", OPTIONS, stages.append)
-    assert stages == ["reference", "synthesize", "align"]
+    clock = StageClock(lambda stage: stages.append(stage.name))
+    reference = decode(reference_clip[0].read_bytes())
+    ref, speech = run(voice_engines, reference, TEXT, REF_TEXT, clock)
+    assert stages[:4] == ["reference", "generate", "vocode", "align"]
+    assert set(stages) == {"reference", "generate", "vocode", "align", "assemble"}
     assert speech.audio.sample_rate == 24_000 and speech.audio.duration > 10
-    assert speech.reference_text == REF_TEXT
+    assert ref.text == REF_TEXT
     assert_every_word_timed(speech.words, TEXT, speech.audio.duration)
-    assert {"reference", "synthesize", "align", "synthesize.generate"} <= set(speech.timings)
+    assert set(clock.timings) == {"reference", "generate", "vocode", "align", "assemble"}
 
-    # The decoded reference (what the pipeline holds) gives the same speech.
-    again = voice_engines.synthesize(TEXT, decode(ref_bytes), REF_TEXT, "en", OPTIONS)
+    # The same request again (reference from the cache) gives the same speech.
+    _, again = run(voice_engines, reference, TEXT, REF_TEXT)
     assert np.array_equal(again.audio.samples, speech.audio.samples)
 
-    words = voice_engines.align(speech.audio, "my poor dear friend", "en")
+    words = place_words(voice_engines.align(speech.audio, "my poor dear friend", "en"), 0.0,
+                        speech.audio.duration)
     assert_every_word_timed(words, "my poor dear friend", speech.audio.duration)
-    clip = decode(ref_bytes)
-    clip = Audio(clip.samples[: 2 * clip.sample_rate], clip.sample_rate)  # tiny random Whisper
-    transcript = voice_engines.transcribe(clip, "en")
+    clip = Audio(reference.samples[: 2 * reference.sample_rate], reference.sample_rate)
+    transcript = voice_engines.transcribe(clip, "en")  # tiny random Whisper
     assert isinstance(transcript, Transcript) and transcript.text
+    assert_every_word_timed(place_segments(transcript.segments, clip.duration),
+                            transcript.text, clip.duration)
 
 
-def test_each_chunk_is_aligned_on_its_own_audio_at_its_offset(voice_engines, reference_clip):
-    ref, _ = voice_engines.references(reference_clip[0].read_bytes(), REF_TEXT, "en")
-    synthesis = voice_engines.tts.synthesize(TEXT, ref, OPTIONS)
-    assert len(synthesis.chunks) > 1
-    words = chunk_words(synthesis, voice_engines.aligner, "en")
-    assert_every_word_timed(words, TEXT, synthesis.audio.duration)
-    offsets = [c.offset for c in synthesis.chunks]
+def test_each_chunk_is_aligned_on_its_own_audio_and_placed_at_its_offset(voice_engines,
+                                                                          reference_clip):
+    ref = voice_engines.prepare_reference(decode(reference_clip[0].read_bytes()), REF_TEXT, "en")
+    plan = plan_speech(voice_engines, TEXT, ref, "en", OPTIONS)
+    chunks = list(speak(voice_engines, plan, StageClock()))
+    assert len(chunks) > 1 and [c.index for c in chunks] == list(range(len(chunks)))
+    offsets = [c.offset for c in chunks]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+    speech = synthesize(voice_engines, plan, StageClock())
+    assert_every_word_timed(speech.words, TEXT, speech.audio.duration)
     i = 0
-    for chunk in synthesis.chunks:  # each chunk's words lie inside that chunk's span
-        n = len(chunk.plan.text.split())
-        end = chunk.offset + len(chunk.samples) / 24_000
-        for w in words[i : i + n]:
-            assert chunk.offset - 1e-6 <= w.end and w.start <= end + 1e-6, (w, chunk.offset, end)
+    for chunk in chunks:  # each chunk's words lie inside that chunk's span
+        assert [w.word for w in chunk.words] == chunk.text.split()
+        n = len(chunk.text.split())
+        end = chunk.offset + chunk.duration
+        for w in speech.words[i : i + n]:
+            assert chunk.offset - 1e-6 <= w.start <= w.end <= end + 1e-6, (w, chunk.offset, end)
         i += n
 
 
@@ -82,9 +104,9 @@ def test_dummy_tiny_engines_need_no_files(tmp_path, reference_clip):
     )
     engines = load_engines(settings)
     reference = decode(reference_clip[0].read_bytes())
-    speech = engines.synthesize("Hello world, 2 times.", reference, None, "en", OPTIONS)
+    ref, speech = run(engines, reference, "Hello world, 2 times.", None)
     assert_every_word_timed(speech.words, "Hello world, 2 times.", speech.audio.duration)
-    assert speech.reference_text  # transcribed by the tiny dummy Whisper
+    assert ref.text and ref.transcribed  # transcribed by the tiny dummy Whisper
     assert np.std(speech.audio.samples) > 0
     assert not settings.models_dir.exists()  # nothing was read or fetched
     assert list(settings.refs_dir.glob("*.npz"))  # the prepared reference is cached
@@ -102,4 +124,5 @@ def test_bench_falls_back_to_dummy_weights_and_reports_each_stage(tmp_path, monk
     assert [(c["text"], c["nfe"]) for c in result["cases"]] == [("short", 2), ("short", 4)]
     for case in result["cases"]:
         assert case["rtf"] > 0 and case["audio_s"] > 0 and case["peak_memory_mb"] > 0
-        assert {"reference", "synthesize", "align"} <= set(case["stages_s"])
+        assert {"reference", "generate", "vocode", "align", "assemble"} == set(case["stages_s"])
+        assert case["chunks"] == case["sampler_calls"] == 1

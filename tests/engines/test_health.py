@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from f5_runtime import health
+from f5_runtime.models import health
 
 
 def _env(settings, **extra: str) -> dict[str, str]:

@@ -9,11 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
-from f5_runtime import cli, model_fetch, models
-from f5_runtime.align import load_aligner
-from f5_runtime.audio import decode
+from f5_runtime import cli
 from f5_runtime.config import Settings
+from f5_runtime.engines.align import load_aligner
 from f5_runtime.errors import ModelMissingError
+from f5_runtime.io.audio import decode
+from f5_runtime.models import fetch as model_fetch
+from f5_runtime.models import manifest as models
 from fixtures.tiny_align import ALIGN_REPO_NL, fake_commit
 
 TTS_REPO, TTS_CKPT, TTS_VOCAB = models.TTS_FILES["F5TTS_v1_Base"]

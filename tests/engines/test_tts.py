@@ -1,4 +1,5 @@
-"""The F5-TTS engine on the tiny checkpoint: f5-tts's own loader, sampler and Vocos.
+"""The F5-TTS engine on the tiny checkpoint: f5-tts's own loader, sampler and Vocos, driven
+through the job flow's chunk generator (flow/chunks.py) as a job drives it.
 
 Reference preparation runs on real speech shipped with f5-tts, with the tiny WhisperX
 aligner/ASR from tests/fixtures/tiny_align.py; where a test needs word times it can predict
@@ -7,6 +8,7 @@ aligner/ASR from tests/fixtures/tiny_align.py; where a test needs word times it 
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 from dataclasses import replace
@@ -14,16 +16,15 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from f5_runtime.audio import decode, encode, resample
-from f5_runtime.chunking import chunk_budget, chunk_text, nbytes, with_final_punctuation
-from f5_runtime.engines import Audio, SynthesisOptions, Transcript, Word
-from f5_runtime.errors import InputError, ValidationError
-from f5_runtime.reference import (
+from f5_runtime.engines.chunking import chunk_budget, chunk_text, nbytes, with_final_punctuation
+from f5_runtime.engines.f5 import HOP, TINY_DIT
+from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as SAMPLE_RATE
+from f5_runtime.engines.planning import plan_chunks
+from f5_runtime.engines.reference import (
     EDGE_KEEP_SECONDS,
     FRAME_SECONDS,
     MAX_REFERENCE_SECONDS,
     MIN_CLIP_SECONDS,
-    SAMPLE_RATE,
     ReferenceCache,
     ReferencePreparer,
     clip_point,
@@ -31,7 +32,11 @@ from f5_runtime.reference import (
     silent_frames,
     trim_silence,
 )
-from f5_runtime.tts import HOP, TINY_DIT, plan_chunks
+from f5_runtime.engines.types import Audio, Segment, SynthesisOptions, Transcript, Word
+from f5_runtime.errors import InputError, ValidationError
+from f5_runtime.flow.chunks import plan_speech, synthesize
+from f5_runtime.flow.clock import StageClock
+from f5_runtime.io.audio import decode, encode
 from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
 from fixtures.tiny_align import f5_examples
 
@@ -61,12 +66,27 @@ def ref_wav(reference_clip) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def prepared(ref_wav, aligner):
-    return prepare_reference(ref_wav, REF_TEXT, "en", aligner)
+def ref_audio(ref_wav) -> Audio:
+    return decode(ref_wav)
+
+
+@pytest.fixture(scope="module")
+def prepared(ref_audio, aligner):
+    return prepare_reference(ref_audio, REF_TEXT, "en", aligner)
 
 
 def options(**kw) -> SynthesisOptions:
     return SynthesisOptions(**{"nfe_steps": 4, "seed": 7, **kw})
+
+
+def speak(engines, text: str, ref, opts: SynthesisOptions, *, batched: bool | None = None):
+    """Synthesis as a job runs it: plan, then generate -> vocode -> align chunk by chunk,
+    assembled. `batched`: force chunks of one length into one sampler call (True) or one
+    chunk per call (False); default: the engine's choice (one per call on CPU)."""
+    if batched is not None:
+        engines = copy.copy(engines)
+        engines.batch_frames = engines.tts.batch_frames if batched else 0
+    return synthesize(engines, plan_speech(engines, text, ref, "en", opts), StageClock())
 
 
 class UniformAligner:
@@ -83,7 +103,8 @@ class UniformAligner:
 
     def transcribe(self, audio: Audio, language: str | None) -> Transcript:
         self.calls["transcribe"] += 1
-        return Transcript("a transcribed reference", language or "en", [])
+        text = "a transcribed reference"
+        return Transcript(text, language or "en", [Segment(0.0, audio.duration, text, [])])
 
 
 class CountingAligner:
@@ -105,7 +126,7 @@ class CountingAligner:
 def long_reference() -> Audio:
     """~24 s of real speech: f5-tts's three story clips one after the other."""
     parts = [
-        resample(decode((f5_examples() / "multi" / f"{n}.flac").read_bytes()), SAMPLE_RATE).samples
+        decode((f5_examples() / "multi" / f"{n}.flac").read_bytes()).resampled(SAMPLE_RATE).samples
         for n in ("main", "town", "country")
     ]
     return Audio(np.concatenate(parts), SAMPLE_RATE)
@@ -115,7 +136,7 @@ def long_reference() -> Audio:
 
 
 def test_model_and_vocoder_load_from_the_volume_files(tts, tiny_tts_settings):
-    from f5_runtime import models
+    from f5_runtime.models import manifest as models
     from safetensors.torch import load_file
 
     checkpoint, vocab = models.tts_checkpoint(replace(tiny_tts_settings, tts_model="F5TTS_v1_Base"))
@@ -148,15 +169,15 @@ def _m4a(wav: bytes, tmp_path) -> bytes:
 @pytest.mark.parametrize("fmt", ["wav", "flac", "ogg", "mp3", "m4a"])
 def test_reference_formats_prepare_to_the_same_voice(fmt, ref_wav, prepared, aligner, tmp_path):
     data = _m4a(ref_wav, tmp_path) if fmt == "m4a" else encode(decode(ref_wav), fmt)
-    ref = prepare_reference(data, REF_TEXT, "en", aligner)
+    ref = prepare_reference(decode(data), REF_TEXT, "en", aligner)
     assert ref.text == REF_TEXT and not ref.clipped and not ref.transcribed
     assert ref.samples.dtype == np.float32 and ref.samples.ndim == 1
     assert abs(ref.seconds - prepared.seconds) < 0.1
     assert abs(ref.rms - prepared.rms) < 0.2 * prepared.rms
 
 
-def test_leading_and_trailing_silence_is_trimmed(ref_wav, prepared, aligner):
-    speech = decode(ref_wav)
+def test_leading_and_trailing_silence_is_trimmed(ref_audio, prepared, aligner):
+    speech = ref_audio
     pad = np.zeros(SAMPLE_RATE, dtype=np.float32)  # 1 s of silence each side, at 24 kHz
     padded = Audio(np.concatenate([pad, speech.samples, pad]), speech.sample_rate)
     ref = prepare_reference(padded, REF_TEXT, "en", aligner)
@@ -207,19 +228,21 @@ def test_clipping_with_the_real_aligner_keeps_a_prefix_of_the_transcript(aligner
     assert kept == STORY_SENTENCES.split()[: len(kept)]
 
 
-def test_unclipped_reference_keeps_the_text_without_aligning(ref_wav):
+def test_unclipped_reference_keeps_the_text_without_aligning(ref_audio):
     uniform = UniformAligner()
-    ref = prepare_reference(ref_wav, REF_TEXT, "en", uniform)
+    ref = prepare_reference(ref_audio, REF_TEXT, "en", uniform)
     assert ref.text == REF_TEXT and uniform.calls == {"align": 0, "transcribe": 0}
 
 
-def test_reference_without_transcript_is_transcribed_by_the_asr(ref_wav, aligner):
-    ref = prepare_reference(ref_wav, None, "en", aligner)  # the tiny random Whisper
+def test_reference_without_transcript_is_transcribed_by_the_asr(ref_audio, aligner):
+    ref = prepare_reference(ref_audio, None, "en", aligner)  # the tiny random Whisper
     assert ref.transcribed and ref.text.strip()
     assert ref.model_text().endswith(". ") or ref.model_text()[-2] in ".!?"
 
 
-def test_second_use_of_a_reference_is_a_cache_hit_for_every_worker(ref_wav, aligner, tmp_path):
+def test_second_use_of_a_reference_is_a_cache_hit_for_every_worker(ref_audio, aligner,
+                                                                    tmp_path):
+    ref_wav = ref_audio
     counting = CountingAligner(aligner)
     first = ReferencePreparer(ReferenceCache(tmp_path, 50 << 20), counting, salt="m")
     ref1, hit1 = first(ref_wav, None, "en")
@@ -242,7 +265,8 @@ def test_second_use_of_a_reference_is_a_cache_hit_for_every_worker(ref_wav, alig
     assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave no temp files
 
 
-def test_a_corrupt_cache_entry_is_rebuilt(ref_wav, tmp_path):
+def test_a_corrupt_cache_entry_is_rebuilt(ref_audio, tmp_path):
+    ref_wav = ref_audio
     prep = ReferencePreparer(ReferenceCache(tmp_path, 50 << 20), UniformAligner(), salt="c")
     prep(ref_wav, REF_TEXT, "en")
     (entry,) = tmp_path.glob("*.npz")
@@ -298,72 +322,82 @@ def test_chunk_budget_and_final_punctuation_follow_upstream():
 # ----------------------------------------------------------------------------- synthesis
 
 
-def test_one_word_short_and_long_text(tts, prepared):
-    word = tts.synthesize("Hello", prepared, options())
-    assert [c.plan.model_text for c in word.chunks] == ["Hello."]
-    assert [c.plan.text for c in word.chunks] == ["Hello"]
+def test_one_word_short_and_long_text(voice_engines, prepared):
+    (plan,) = voice_engines.plan("Hello", prepared, options())
+    assert (plan.text, plan.model_text) == ("Hello", "Hello.")
+    word = speak(voice_engines, "Hello", prepared, options())
+    assert [c.text for c in word.chunks] == ["Hello"] and [w.word for w in word.words] == ["Hello"]
     assert 0.5 < word.audio.duration < 2.0
     assert np.std(word.audio.samples) > 0  # not a constant: the model really ran
 
-    short = tts.synthesize("I don't really care what you call me.", prepared, options())
+    short = speak(voice_engines, "I don't really care what you call me.", prepared, options())
     assert len(short.chunks) == 1 and short.audio.duration > word.audio.duration
 
-    long = tts.synthesize(STORY_SENTENCES, prepared, options())
+    long = speak(voice_engines, STORY_SENTENCES, prepared, options())
     assert len(long.chunks) > 1
     budget = chunk_budget(prepared.model_text(), prepared.seconds, 1.0)
-    assert all(nbytes(c.plan.text) <= budget for c in long.chunks)
-    assert " ".join(c.plan.text for c in long.chunks) == STORY_SENTENCES
+    assert all(nbytes(c.text) <= budget for c in long.chunks)
+    assert " ".join(c.text for c in long.chunks) == STORY_SENTENCES
+    assert [w.word for w in long.words] == STORY_SENTENCES.split()
     offsets = [c.offset for c in long.chunks]
     assert offsets == sorted(offsets) and offsets[0] == 0.0
     assert long.audio.duration > 0.8 * sum(len(c.samples) for c in long.chunks) / SAMPLE_RATE
     assert long.audio.sample_rate == SAMPLE_RATE
 
 
-def test_very_short_text_is_not_slowed_down(tts, prepared):
+def test_very_short_text_is_not_slowed_down(voice_engines, prepared):
     """Upstream forces speed 0.3 under 10 bytes: "Thank you" would last ~3 s."""
     (plan,) = plan_chunks("Thank you", prepared, options())
     rate = (len(prepared.samples) // HOP) / nbytes(prepared.model_text())  # frames per byte
     assert plan.frames < 0.5 * rate * nbytes("Thank you.") / 0.3
-    assert tts.synthesize("Thank you", prepared, options()).audio.duration < 1.6
+    assert speak(voice_engines, "Thank you", prepared, options()).audio.duration < 1.6
 
 
-def test_batched_and_sequential_give_the_same_chunks(tts, prepared):
-    batched = tts.synthesize(STORY_SENTENCES, prepared, options(seed=3), batched=True)
-    one_by_one = tts.synthesize(STORY_SENTENCES, prepared, options(seed=3), batched=False)
-    assert batched.batches < one_by_one.batches == len(one_by_one.chunks)
+def test_batched_and_sequential_give_the_same_chunks(voice_engines, prepared):
+    batched = speak(voice_engines, STORY_SENTENCES, prepared, options(seed=3), batched=True)
+    one_by_one = speak(voice_engines, STORY_SENTENCES, prepared, options(seed=3), batched=False)
+    assert batched.calls < one_by_one.calls == len(one_by_one.chunks)
     assert [len(c.samples) for c in batched.chunks] == [len(c.samples) for c in one_by_one.chunks]
     assert len(batched.audio.samples) == len(one_by_one.audio.samples)
     for a, b in zip(batched.chunks, one_by_one.chunks, strict=True):
         np.testing.assert_allclose(a.samples, b.samples, atol=1e-4)
 
 
-def test_same_seed_same_audio_without_touching_the_global_rng(tts, prepared):
+def test_same_seed_same_audio_without_touching_the_global_rng(voice_engines, prepared):
     state = torch.random.get_rng_state()
-    a = tts.synthesize("Same seed, same voice.", prepared, options(seed=11))
-    b = tts.synthesize("Same seed, same voice.", prepared, options(seed=11))
-    c = tts.synthesize("Same seed, same voice.", prepared, options(seed=12))
+    a = speak(voice_engines, "Same seed, same voice.", prepared, options(seed=11))
+    b = speak(voice_engines, "Same seed, same voice.", prepared, options(seed=11))
+    c = speak(voice_engines, "Same seed, same voice.", prepared, options(seed=12))
     assert torch.equal(state, torch.random.get_rng_state())
     assert np.array_equal(a.audio.samples, b.audio.samples) and a.seed == 11
     assert not np.array_equal(a.audio.samples, c.audio.samples)
-    assert tts.synthesize("No seed.", prepared, options(seed=None)).seed >= 0
+    assert speak(voice_engines, "No seed.", prepared, options(seed=None)).seed >= 0
 
 
 @pytest.mark.parametrize(("text", "target"), [("Hello", 2.0), (STORY_SENTENCES, 12.5)])
-def test_target_duration_is_honoured(tts, prepared, text, target):
-    result = tts.synthesize(text, prepared, options(target_duration=target))
+def test_target_duration_is_honoured(voice_engines, prepared, text, target):
+    result = speak(voice_engines, text, prepared, options(target_duration=target))
     assert len(result.audio.samples) == round(target * SAMPLE_RATE)
     natural = sum(len(c.samples) for c in result.chunks) / SAMPLE_RATE
     assert abs(natural - 0.1 * (len(result.chunks) - 1) - target) < 0.05 * target
+    assert result.words[-1].end <= target
 
 
-def test_speed_changes_the_duration(tts, prepared):
+def test_speed_changes_the_duration(prepared):
     slow = plan_chunks(STORY_SENTENCES[:120], prepared, options(speed=0.8))
     fast = plan_chunks(STORY_SENTENCES[:120], prepared, options(speed=1.6))
     assert sum(p.frames for p in fast) < 0.7 * sum(p.frames for p in slow)
 
 
-def test_empty_text_and_bad_target_are_validation_errors(tts, prepared):
+def test_empty_text_and_bad_target_are_validation_errors(prepared):
     with pytest.raises(ValidationError, match="empty"):
-        tts.synthesize("   \n", prepared, options())
+        plan_chunks("   \n", prepared, options())
     with pytest.raises(ValidationError, match="target_duration"):
-        tts.synthesize("Hi", prepared, options(target_duration=0.0))
+        plan_chunks("Hi", prepared, options(target_duration=0.0))
+
+
+def test_a_batch_of_unequal_chunks_is_refused(tts, prepared):
+    plans = plan_chunks(STORY_SENTENCES, prepared, options())
+    unequal = [plans[0], replace(plans[0], frames=plans[0].frames + 1)]
+    with pytest.raises(ValueError, match="one length"):
+        tts.generate(unequal, prepared, options(), seed=1)

@@ -43,9 +43,10 @@ class ToneEngines:
         self.generate_calls: list[list[str]] = []  # the chunks of each sampler call
 
     def prepare_reference(self, audio: Audio, text, language) -> PreparedReference:
-        self.calls.append("reference")
-        samples = audio.resampled(RATE).samples
-        return PreparedReference(samples, text or TRANSCRIPT, audio.duration, False, not text)
+        self.calls.append("reference")  # the samples are kept as they are: this engine's
+        # output does not depend on them (and no resampling keeps scipy out of the worker)
+        return PreparedReference(audio.samples, text or TRANSCRIPT, audio.duration, False,
+                                 not text)
 
     def plan(self, text: str, reference, options: SynthesisOptions) -> list[ChunkPlan]:
         sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]

@@ -4,6 +4,7 @@ fades, word placement: the one interpolation of untimed words), and honest timin
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import time
 
@@ -89,7 +90,7 @@ def test_chunks_come_in_order_whatever_the_batches() -> None:
     assert all(r.count == 4 and r.sample_rate == RATE for r in results)
     starts = [r.start for r in results]
     fade = Timeline(RATE).fade
-    for previous, result in zip(results, results[1:], strict=False):
+    for previous, result in itertools.pairwise(results):
         assert result.start == previous.start + len(previous.samples) - fade
     assert starts[0] == 0 and results[1].offset == pytest.approx(starts[1] / RATE)
     assert [w.word for r in results for w in r.words] == TEXT.split()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from f5_runtime.errors import ValidationError
 from f5_runtime.api.request import Limits, Options, parse_request
 from f5_runtime.api.result import JobResult
 from f5_runtime.config import Settings
 from f5_runtime.engines.types import SynthesisOptions, Word
+from f5_runtime.errors import ValidationError
 from f5_runtime.io.outputs import PublishedFile
 from f5_runtime.io.subtitles import SubtitleOptions
 

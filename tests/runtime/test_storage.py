@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from f5_runtime.api.request import parse_request
 from f5_runtime.config import Settings
 from f5_runtime.errors import ConfigError, InputError, StorageError, UserError
-from f5_runtime.api.request import parse_request
 from f5_runtime.io.guard import address_refusal
 from f5_runtime.io.outputs import OutputPlace, choose_output
 from f5_runtime.io.storage import Storage
@@ -79,10 +79,11 @@ def test_private_urls_refused_without_the_flag_and_allowed_with_it(origin, setti
     url = origin.route("/voice.wav", Reply(body=wav_bytes(0.5)))
     strict = make_storage(settings_env, F5_ALLOW_HTTP="1")
     with pytest.raises(InputError, match=r"loopback address.*F5_ALLOW_PRIVATE_URLS"):
-        strict.fetch(url, tmp_path / "a", what="voice reference")
+        strict.inputs.fetch(url, tmp_path / "a", what="voice reference")
     assert origin.hits.get("/voice.wav") is None, "refused before connecting"
     relaxed = make_storage(settings_env, F5_ALLOW_HTTP="1", F5_ALLOW_PRIVATE_URLS="1")
-    assert relaxed.inputs.fetch(url, tmp_path / "b", what="voice reference").read_bytes()[:4] == b"RIFF"
+    fetched = relaxed.inputs.fetch(url, tmp_path / "b", what="voice reference")
+    assert fetched.read_bytes()[:4] == b"RIFF"
 
 
 def test_https_pinned_connection_checks_the_certificate(tls_origin, settings_env,
@@ -92,7 +93,8 @@ def test_https_pinned_connection_checks_the_certificate(tls_origin, settings_env
     storage = Storage(Settings.from_env({**settings_env, "F5_ALLOW_PRIVATE_URLS": "1"}),
                       ca_bundle=str(tls_origin.ca_file))
     tls_origin.routes["/v.wav"] = tls_origin.routes.pop("/v.wav?X-Amz-Signature=secret")
-    assert storage.inputs.fetch(url, tmp_path / "v", what="voice reference").read_bytes() == b"RIFF-data"
+    fetched = storage.inputs.fetch(url, tmp_path / "v", what="voice reference")
+    assert fetched.read_bytes() == b"RIFF-data"
     untrusted = make_storage(settings_env, F5_ALLOW_PRIVATE_URLS="1")  # certifi's bundle only
     with pytest.raises(InputError, match="TLS failed"):
         untrusted.inputs.fetch(url, tmp_path / "w", what="voice reference")
@@ -163,19 +165,19 @@ def test_s3_inputs_and_their_errors(s3, bucket, settings_env, faults, tmp_path) 
         storage.inputs.fetch("s3://no-such-bucket/x.wav", tmp_path / "n", what="voice")
     s3.put(bucket, "big.wav", b"\0" * (2 * 2**20))
     with pytest.raises(InputError, match="larger than"):
-        make_storage(settings_env, F5_MAX_AUDIO_MB="1").fetch(
+        make_storage(settings_env, F5_MAX_AUDIO_MB="1").inputs.fetch(
             f"s3://{bucket}/big.wav", tmp_path / "b", what="voice")
     faults.deny_buckets.add(bucket)
     via_proxy = make_storage(settings_env, BUCKET_ENDPOINT_URL=faults.endpoint)
     with pytest.raises(UserError, match="access denied"):
-        via_proxy.fetch(url, tmp_path / "d", what="voice")
+        via_proxy.inputs.fetch(url, tmp_path / "d", what="voice")
     assert len(faults.requests) == 1, "a 403 is not retried"
 
 
 def test_s3_keys_are_literal(s3, bucket, settings_env, tmp_path) -> None:
     url = s3.put(bucket, "takes/50% louder?#1.wav", b"RIFF-odd-key")
     assert url == f"s3://{bucket}/takes/50% louder?#1.wav"
-    fetched = make_storage(settings_env).fetch(url, tmp_path / "k", what="voice")
+    fetched = make_storage(settings_env).inputs.fetch(url, tmp_path / "k", what="voice")
     assert fetched.read_bytes() == b"RIFF-odd-key"
 
 

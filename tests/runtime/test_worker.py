@@ -64,7 +64,7 @@ def test_unexpected_errors_name_the_stage_and_job_and_log_the_traceback(settings
     message = result["error"]
     assert "during generate" in message and "(job j-4)" in message
     assert "the test engine was asked to fail" in message and "Traceback" not in message
-    assert any(r.exc_info for r in caplog.records if r.name == "f5_runtime.worker")
+    assert any(r.exc_info for r in caplog.records if r.name == "f5_runtime.serving.worker")
 
 
 def test_cuda_failures_ask_runpod_to_replace_the_worker(settings_env) -> None:

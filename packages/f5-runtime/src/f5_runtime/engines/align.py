@@ -122,20 +122,24 @@ class Aligner:
 
     def _run_align(self, units, language, model, metadata, samples, duration):
         """(start, end, score) per unit, None where whisperx gave no time."""
+        import torch
         import whisperx
 
         joiner = "" if language in LANGUAGES_WITHOUT_SPACES else " "
         segment = {"text": joiner.join(u.text for u in units), "start": 0.0, "end": duration}
         try:
-            result = whisperx.align(
-                [segment],
-                model,
-                metadata,
-                samples,
-                self.device,
-                interpolate_method="nearest",
-                return_char_alignments=False,
-            )
+            # whisperx's align draws from torch's global RNG; the synthesis seeds its own
+            # noise and must find the global state as a caller left it
+            with torch.random.fork_rng(devices=[]):
+                result = whisperx.align(
+                    [segment],
+                    model,
+                    metadata,
+                    samples,
+                    self.device,
+                    interpolate_method="nearest",
+                    return_char_alignments=False,
+                )
         except RuntimeError as exc:  # e.g. CUDA out of memory: say which stage failed
             raise EngineError(f"word alignment failed: {exc}") from exc
         out: list[Span | None] = [None] * len(units)
