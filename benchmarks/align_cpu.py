@@ -1,9 +1,10 @@
 """Word alignment time per second of audio, on CPU, through the runtime's own Aligner.
 
 What it measures: `Aligner.align` (numbers spelled out, whisperx's `align`: wav2vec2
-emissions + trellis + backtrack, mapping back, interpolation) on real speech shipped with
-f5-tts (basic_ref_en.wav, 5.3 s, and the same clip repeated to 32 s with its text repeated),
-for three aligners with random weights (compute does not depend on weight values):
+emissions + trellis + backtrack, mapping back; untimed words are left to the assembler) on
+real speech shipped with f5-tts (basic_ref_en.wav, 5.3 s, and the same clip repeated to 32 s
+with its text repeated), for three aligners with random weights (compute does not depend on
+weight values):
 - tiny: the 60k-parameter test/dummy wav2vec2;
 - base: torchaudio's WAV2VEC2_ASR_BASE_960H architecture (WhisperX's English default, 94M);
 - large: wav2vec2-large-xlsr-53 (WhisperX's default for most other languages, 315M).
@@ -31,13 +32,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from f5_runtime.align import Aligner, _DummyModels, _ModelSource  # noqa: E402
-from f5_runtime.audio import decode  # noqa: E402
-from f5_runtime.engines import Audio  # noqa: E402
+from f5_runtime.engines.align import Aligner  # noqa: E402
+from f5_runtime.engines.align_models import ModelSource  # noqa: E402
+from f5_runtime.engines.dummy import DummyModels  # noqa: E402
+from f5_runtime.engines.types import Audio  # noqa: E402
+from f5_runtime.io.audio import decode  # noqa: E402
 from fixtures.tiny_align import REFERENCE_TEXT, f5_examples  # noqa: E402
 
 
-class _RandomModel(_ModelSource):
+class _RandomModel(ModelSource):
     """A real-size aligner architecture with random weights, in memory."""
 
     def __init__(self, kind: str):
@@ -57,7 +60,7 @@ class _RandomModel(_ModelSource):
                 "dictionary": {c.lower(): i for i, c in enumerate(labels)},
                 "type": "torchaudio",
             }
-        from f5_runtime.dummy_align import CTC_VOCAB
+        from f5_runtime.engines.dummy import CTC_VOCAB
         from transformers import Wav2Vec2Config, Wav2Vec2ForCTC
 
         config = Wav2Vec2Config(  # facebook/wav2vec2-large-xlsr-53 + a CTC head
@@ -92,7 +95,7 @@ def main() -> None:
     rows = []
     aligners = {}
     for name, source in [
-        ("tiny", _DummyModels()),
+        ("tiny", DummyModels()),
         ("base", _RandomModel("base")),
         ("large", _RandomModel("large")),
     ]:

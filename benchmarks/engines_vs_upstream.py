@@ -73,8 +73,8 @@ def quiet():
 
 
 def time_loads(tmp: Path, arch: str) -> dict:
-    from f5_runtime.device import choose_device
-    from f5_runtime.tts import TTSEngine
+    from f5_runtime.engines.device import choose_device
+    from f5_runtime.engines.tts import TTSEngine
 
     from tests.fixtures.tiny_tts import tts_settings, write_tts_tree
 
@@ -119,9 +119,13 @@ def main() -> int:
     started = time.perf_counter()
     import soundfile
     import torch
-    from f5_runtime.engines import SynthesisOptions
-    from f5_runtime.reference import ReferenceCache, ReferencePreparer
-    from f5_runtime.tts import import_f5_infer
+    from f5_runtime.engines.f5 import import_f5_infer
+    from f5_runtime.engines.reference import ReferenceCache, ReferencePreparer
+    from f5_runtime.engines.types import SynthesisOptions
+    from f5_runtime.engines.voice import VoiceEngines
+    from f5_runtime.flow.chunks import plan_speech, synthesize
+    from f5_runtime.flow.clock import StageClock
+    from f5_runtime.io.audio import decode
 
     upstream = import_f5_infer()
     report["import_s"] = round(time.perf_counter() - started, 1)
@@ -134,16 +138,17 @@ def main() -> int:
         report["load"] = loads
         model, vocoder = engine.model, engine.vocoder
 
-        class NoAligner:  # the transcript is given and the clip is short: never called
+        class NoAligner:  # synthesis only, as upstream's infer_process: no word times
             def align(self, *a):
-                raise AssertionError("unexpected alignment")
+                return []
 
             def transcribe(self, *a):
                 raise AssertionError("unexpected ASR")
 
         preparer = ReferencePreparer(ReferenceCache(Path(tmp) / "refs", 1 << 30), NoAligner(), "b")
-        ref_bytes = ref_path.read_bytes()
-        preparer(ref_bytes, REF_TEXT, "en")  # warm our cache (a voice used again)
+        ours_engines = VoiceEngines(engine, NoAligner(), preparer)  # type: ignore[arg-type]
+        ref_audio = decode(ref_path.read_bytes())  # what a job holds after `fetch`
+        preparer(ref_audio, REF_TEXT, "en")  # warm our cache (a voice used again)
         with quiet():
             up_audio, up_text = upstream.preprocess_ref_audio_text(str(ref_path), REF_TEXT)
         up_seconds = soundfile.info(up_audio).duration
@@ -173,8 +178,10 @@ def main() -> int:
 
         def run_ours(text: str, nfe: int):
             t0, c0 = time.perf_counter(), time.process_time()
-            ref, _ = preparer(ref_bytes, REF_TEXT, "en")
-            out = engine.synthesize(text, ref, SynthesisOptions(nfe_steps=nfe, seed=1))
+            ref = ours_engines.prepare_reference(ref_audio, REF_TEXT, "en")
+            options = SynthesisOptions(nfe_steps=nfe, seed=1)
+            plan = plan_speech(ours_engines, text, ref, "en", options)
+            out = synthesize(ours_engines, plan, StageClock())  # the job flow, no alignment
             return time.perf_counter() - t0, time.process_time() - c0, out
 
         run_upstream("Hello there.", 1)  # warm-up of both paths (allocator, first calls)
@@ -197,7 +204,7 @@ def main() -> int:
             row["upstream_audio_s"] = round(row["upstream_audio_s"], 2)
             row["ours_audio_s"] = round(ours.audio.duration, 2)
             row["chunks_ours"] = len(ours.chunks)
-            row["batches_ours"] = ours.batches
+            row["batches_ours"] = ours.calls
             # Best of the interleaved runs: the least disturbed by other load on a shared box.
             row["ratio_upstream_over_ours"] = round(
                 min(runs["upstream_s"]) / min(runs["ours_s"]), 2
