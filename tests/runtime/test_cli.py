@@ -62,3 +62,49 @@ def test_align_with_text_and_transcription(tmp_path: Path) -> None:
     assert transcribed.returncode == 0, transcribed.stderr
     vtt = (tmp_path / "talk.vtt").read_text()
     assert vtt.startswith("WEBVTT") and "hello from the test engine" in vtt and "<00:" not in vtt
+
+
+def test_the_readme_job_leaves_files_and_a_summary(tmp_path: Path, repo_root: Path) -> None:
+    """The README's main command: `f5-runtime job test_input.json` (inline outputs)."""
+    job = repo_root / "test_input.json"
+    proc = cli("job", str(job), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    audio, rate = sf.read(tmp_path / "out" / "speech.wav")
+    assert rate == 24_000 and len(audio) > 0
+    ass_bytes = (tmp_path / "out" / "speech.ass").read_bytes()
+    assert ass_bytes.startswith(b"\xef\xbb\xbf[Script Info]")
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["wrote out/speech.wav", "wrote out/speech.ass"]
+    words = len(json.loads(job.read_text())["input"]["text"].split())
+    assert f"s of audio, {words} words timed" in lines[2]
+    assert lines[3].startswith("stages (s): validate ") and "publish" in lines[3]
+    assert "audio_base64" not in proc.stdout + proc.stderr, "no base64 dump for the reader"
+    assert "{'" not in proc.stderr, "start-up logs are lines, not a dict"
+
+    as_json = cli("job", str(job), "--out", "again", "--json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert result["kind"] == "synthesize" and "audio_base64" in result
+    assert "wrote again/speech.wav" in as_json.stderr  # the summary moves to stderr
+
+
+def test_a_failing_job_says_why_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text(json.dumps({"text": "hi"}))  # a bare input works too
+    proc = cli("job", "bad.json", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "error: input: nothing to do" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_describes_the_tool_and_verbose_works_after_a_command(tmp_path: Path) -> None:
+    top = cli("--help", cwd=tmp_path)
+    assert top.returncode == 0
+    assert "Text to speech in the voice of a short reference recording" in top.stdout
+    for command in ("job", "synth", "align", "worker", "serve", "fetch-models", "healthcheck"):
+        assert f"    {command}" in top.stdout
+    assert "f5-runtime job test_input.json" in top.stdout  # an example to start from
+    (tmp_path / "talk.wav").write_bytes(wav_bytes(1.0))
+    quiet = cli("align", "talk.wav", "--subtitles", "t.srt", cwd=tmp_path)
+    verbose = cli("align", "talk.wav", "--subtitles", "t.srt", "-v", cwd=tmp_path)
+    assert quiet.returncode == verbose.returncode == 0, verbose.stderr
+    assert " DEBUG " not in quiet.stderr and " DEBUG " in verbose.stderr

@@ -8,6 +8,7 @@ times) to stdout, or to stderr when stdout carries JSON (`--json`).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -28,6 +29,7 @@ LABELS = {  # how a stage reads in a progress line
     "transcribe": "recognising the speech", "subtitles": "writing subtitles",
     "publish": "publishing",
 }
+log = logging.getLogger(__name__)
 QUIET = frozenset({"validate", "vocode", "assemble", "encode"})  # too quick to be worth a line
 
 
@@ -106,6 +108,7 @@ def run_local(raw: dict[str, Any], job_id: str, progress: Progress) -> Artifacts
     from f5_runtime.serving import worker
 
     settings = Settings.from_env()
+    log.debug("settings:\n%s", settings.describe())
     limits = Limits.from_settings(settings, allow_local_files=True)
     request = parse_request(raw, limits)  # fail on a bad flag before loading any model
     progress.say("loading models...")

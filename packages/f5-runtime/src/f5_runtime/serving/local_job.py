@@ -12,12 +12,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from f5_runtime.errors import ConfigError, ModelMissingError
 from f5_runtime.serving.local import Progress, summary, write_atomically
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,9 +74,11 @@ def main(args: argparse.Namespace) -> int:
         return 2
     job.setdefault("id", "local")
     progress = Progress()
-    progress.say("loading models...")
     try:
-        handler = build_handler(Settings.from_env())
+        settings = Settings.from_env()
+        log.info("%s", settings.summary())
+        progress.say("loading models...")
+        handler = build_handler(settings)
     except (ConfigError, ModelMissingError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
