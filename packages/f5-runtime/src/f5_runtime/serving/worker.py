@@ -195,7 +195,6 @@ def build_handler(settings: Settings) -> Handler:
     from f5_runtime.io.outputs import parse_output_url
     from f5_runtime.io.storage import Storage
 
-    log.debug("settings:\n%s", settings.describe())
     if settings.output_url:
         parse_output_url(settings.output_url)  # a bad F5_OUTPUT_URL fails the start, not a job
     t0 = time.perf_counter()
@@ -216,6 +215,7 @@ def build_handler(settings: Settings) -> Handler:
 def run(settings: Settings, rp_argv: list[str]) -> int:
     """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
     log.info("%s", settings.summary())
+    log.info("settings (secrets masked):\n%s", settings.describe())  # for the worker's logs
     handler = build_handler(settings)
     if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
         handler.report = None  # local modes have no RunPod to send progress to
