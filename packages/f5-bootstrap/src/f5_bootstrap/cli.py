@@ -65,6 +65,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "provision":
         from f5_bootstrap.build import provision
 
+        config.require_volume()
         provision(config)
         return 0
     if args.command == "status":

@@ -17,6 +17,7 @@ from typing import TextIO
 from f5_bootstrap.config import Config
 from f5_bootstrap.envid import compute_env_id
 from f5_bootstrap.errors import BootstrapError
+from f5_bootstrap.image_env import ensure_models, find_complete_env
 from f5_bootstrap.layout import LAST_USED, Layout, env_python, is_complete
 
 # The variables f5-bootstrap sets for the runtime (the contract; see the README).
@@ -86,14 +87,21 @@ def run(config: Config, args: list[str], *, dry_run: bool = False, out: TextIO =
     bundle = config.require_bundle()
     layout = Layout(config.root)
     env_id = compute_env_id(bundle, config.extras)
-    env_dir = layout.env_dir(env_id)
-    if not dry_run:
-        hold_in_use(layout, env_id)
-    if not is_complete(env_dir, env_id):
-        from f5_bootstrap.build import provision  # the cold path only
+    baked = find_complete_env(config.image_root, env_id)  # the image's env comes first
+    if baked is not None:
+        env_dir = baked
+        if not dry_run:
+            ensure_models(config, env_dir, env_id)
+    else:
+        env_dir = layout.env_dir(env_id)
+        if not dry_run:
+            hold_in_use(layout, env_id)
+        if not is_complete(env_dir, env_id):
+            from f5_bootstrap.build import provision  # the cold path only
 
-        provision(config)
-    mark_used(env_dir)
+            config.require_volume()
+            provision(config)
+        mark_used(env_dir)
     argv = worker_argv(env_dir, args)
     env = runtime_env(config, env_id, offline=True)
     if dry_run:
