@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from f5_runtime.errors import ConfigError
+from f5_runtime.s3_endpoint import parse_bucket_endpoint
 
 DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
@@ -135,7 +136,7 @@ class Settings:
     presign_expiry: int  # seconds a presigned output URL stays valid      F5_PRESIGN_EXPIRY
     allow_private_urls: bool  # fetch from loopback/private addresses (tests)  F5_ALLOW_PRIVATE_URLS
     allow_http: bool  # accept plain http:// inputs                       F5_ALLOW_HTTP
-    bucket_endpoint_url: str | None  # S3-compatible endpoint (R2, B2, MinIO) BUCKET_ENDPOINT_URL
+    bucket_endpoint_url: str | None  # S3 endpoint, may name the bucket (s3_endpoint)  BUCKET_ENDPOINT_URL
     bucket_access_key_id: str | None  # BUCKET_ACCESS_KEY_ID (else boto3's chain)
     bucket_secret_access_key: str | None  # BUCKET_SECRET_ACCESS_KEY
     bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
@@ -185,7 +186,7 @@ class Settings:
             presign_expiry=e.int("F5_PRESIGN_EXPIRY", 24 * 3600, minimum=1),
             allow_private_urls=e.bool("F5_ALLOW_PRIVATE_URLS", False),
             allow_http=e.bool("F5_ALLOW_HTTP", False),
-            bucket_endpoint_url=e.opt("BUCKET_ENDPOINT_URL"),
+            bucket_endpoint_url=_checked_bucket_endpoint(e.opt("BUCKET_ENDPOINT_URL")),
             bucket_access_key_id=e.opt("BUCKET_ACCESS_KEY_ID"),
             bucket_secret_access_key=e.opt("BUCKET_SECRET_ACCESS_KEY"),
             bucket_region=e.opt("BUCKET_REGION"),
@@ -204,3 +205,8 @@ class Settings:
             value = getattr(self, f.name)
             out[f.name] = "***" if "secret" in f.name or "access_key" in f.name else str(value)
         return out
+
+
+def _checked_bucket_endpoint(url: str | None) -> str | None:
+    parse_bucket_endpoint(url)  # a malformed URL stops the worker at start, not at a job
+    return url

@@ -45,6 +45,7 @@ from tenacity import (
 )
 
 from f5_runtime.errors import ConfigError, InputError, StorageError, UserError
+from f5_runtime.s3_endpoint import make_s3_client, parse_bucket_endpoint
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
@@ -135,11 +136,14 @@ def parse_output_url(url: str) -> tuple[str, str]:
 
 
 def choose_output(request: JobRequest, settings: Settings, job_id: str) -> OutputPlace | None:
-    """The request's output; else F5_OUTPUT_URL; else the first s3:// input's bucket; else None."""
+    """The request's output; else F5_OUTPUT_URL; else the bucket BUCKET_ENDPOINT_URL names;
+    else the first s3:// input's bucket; else None (inline)."""
     if request.output is not None:
         bucket, prefix = request.output.bucket, request.output.prefix
     elif settings.output_url:
         bucket, prefix = parse_output_url(settings.output_url)
+    elif endpoint_bucket := parse_bucket_endpoint(settings.bucket_endpoint_url).bucket:
+        bucket, prefix = endpoint_bucket, OUTPUTS_DIR
     else:
         s3_inputs = [u for u in request.input_urls() if u.startswith("s3://")]
         if not s3_inputs:
@@ -264,25 +268,7 @@ class Storage:
 
     @cached_property
     def s3(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        config = Config(
-            connect_timeout=s.storage_timeout,
-            read_timeout=s.storage_timeout,
-            retries={"mode": "standard", "total_max_attempts": 1},  # tenacity retries instead
-            s3={"addressing_style": "path"} if s.bucket_endpoint_url else None,
-            signature_version="s3v4",
-        )
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=s.bucket_endpoint_url,
-            aws_access_key_id=s.bucket_access_key_id,
-            aws_secret_access_key=s.bucket_secret_access_key,
-            region_name=s.bucket_region,
-            config=config,
-        )
+        return make_s3_client(self.settings)
 
     def _retry(self, what: str, action: Callable[[], T]) -> T:
         def before_sleep(state: RetryCallState) -> None:
