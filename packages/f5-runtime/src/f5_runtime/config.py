@@ -136,7 +136,7 @@ class Settings:
     presign_expiry: int  # seconds a presigned output URL stays valid      F5_PRESIGN_EXPIRY
     allow_private_urls: bool  # fetch from loopback/private addresses (tests)  F5_ALLOW_PRIVATE_URLS
     allow_http: bool  # accept plain http:// inputs                       F5_ALLOW_HTTP
-    bucket_endpoint_url: str | None  # S3 endpoint, may name the bucket (s3_endpoint)  BUCKET_ENDPOINT_URL
+    bucket_endpoint_url: str | None  # S3 endpoint; may name a bucket  BUCKET_ENDPOINT_URL
     bucket_access_key_id: str | None  # BUCKET_ACCESS_KEY_ID (else boto3's chain)
     bucket_secret_access_key: str | None  # BUCKET_SECRET_ACCESS_KEY
     bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
