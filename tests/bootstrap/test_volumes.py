@@ -56,6 +56,7 @@ def test_run_on_runpod_without_a_volume_stops_before_building(
     result = bootstrap.run("run", F5_VOLUME=None, HOME=str(tmp_path / "h"), RUNPOD_ENDPOINT_ID="e")
     assert result.returncode == EXIT_CODES["config"], result.stdout + result.stderr
     assert "/runpod-volume" in result.stderr
+    assert not (tmp_path / "h").exists(), "nothing may be written on container disk"
     assert bootstrap.builds() == 0 and not bootstrap.worker_out.exists()
 
 

@@ -94,12 +94,13 @@ def run(config: Config, args: list[str], *, dry_run: bool = False, out: TextIO =
             ensure_models(config, env_dir, env_id)
     else:
         env_dir = layout.env_dir(env_id)
+        if config.missing_volume and not is_complete(env_dir, env_id):
+            config.require_volume()  # before anything is written where it would be lost
         if not dry_run:
             hold_in_use(layout, env_id)
         if not is_complete(env_dir, env_id):
             from f5_bootstrap.build import provision  # the cold path only
 
-            config.require_volume()
             provision(config)
         mark_used(env_dir)
     argv = worker_argv(env_dir, args)
