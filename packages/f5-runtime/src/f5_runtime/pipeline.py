@@ -96,17 +96,27 @@ def synthesis_options(request: JobRequest, target_duration: float | None) -> Syn
 
 
 def load_input(storage: Storage, url: str, workdir: Path, what: str, limits: Limits) -> Audio:
-    """Fetch one input and decode it; InputError when it is not usable audio."""
+    """Fetch one input and decode it (never past the duration limit); InputError when it is
+    not usable audio."""
     path = storage.fetch(url, workdir / what.replace(" ", "_"), what=what)
-    audio = audio_io.decode(path.read_bytes(), what=what)
-    if audio.duration > limits.max_audio_seconds:
-        raise InputError(
-            f"{what} is {audio.duration:.0f} s long, more than the {limits.max_audio_seconds:.0f} "
-            "s limit: send a shorter recording (F5_MAX_AUDIO_SECONDS raises the limit)"
-        )
-    if audio.duration < 0.1:
-        raise InputError(f"{what} is {audio.duration * 1000:.0f} ms long: too short to use")
+    audio = audio_io.decode(path.read_bytes(), what=what, max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, audio.duration)
     return audio
+
+
+def input_duration(storage: Storage, url: str, workdir: Path, what: str, limits: Limits
+                   ) -> float:
+    """Fetch one input and read only its length (the dubbing source: its samples are unused)."""
+    path = storage.fetch(url, workdir / what.replace(" ", "_"), what=what)
+    seconds = audio_io.duration(path.read_bytes(), what=what,
+                                max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, seconds)
+    return seconds
+
+
+def _check_not_too_short(what: str, seconds: float) -> None:
+    if seconds < 0.1:
+        raise InputError(f"{what} is {seconds * 1000:.0f} ms long: too short to use")
 
 
 def produce(request: JobRequest, *, engines: Engines, storage: Storage, workdir: Path,
@@ -131,13 +141,13 @@ def _synthesize(request: JobRequest, engines: Engines, storage: Storage, workdir
     with clock.stage("fetch"):
         reference = load_input(storage, request.voice_reference_url, workdir,
                                "voice reference", limits)
-        source = (load_input(storage, request.audio_url, workdir, "source audio", limits)
+        target = (input_duration(storage, request.audio_url, workdir, "source audio", limits)
                   if request.audio_url is not None else None)
     language = request.language or DEFAULT_LANGUAGE
     with clock.stage("synthesize"):
         speech = engines.synthesize(
             request.text, reference, request.voice_reference_text, language,
-            synthesis_options(request, source.duration if source is not None else None),
+            synthesis_options(request, target),
             on_stage=clock.on_stage,
         )
     clock.add(speech.timings)

@@ -39,7 +39,7 @@ class Limits:
 
     max_text_chars: int = 5000
     max_audio_bytes: int = 50 * 1024 * 1024  # per input, checked while downloading
-    max_audio_seconds: float = 600.0  # per input, checked after decoding
+    max_audio_seconds: float = 600.0  # per input, from the header, and while decoding
     allow_http: bool = False  # plain http:// inputs
     allow_local_files: bool = False  # local paths and file:// (CLI only, never the endpoint)
 
@@ -119,6 +119,8 @@ def _check_url(value: str, info: ValidationInfo) -> str:
     scheme = url_scheme(value)
     if limits.allow_local_files and is_local(scheme):
         return value  # a local path (or C:\...) from the CLI
+    if scheme in URL_SCHEMES:  # schemes are case-insensitive: HTTPS:// is https://
+        value = scheme + value[len(scheme):]
     if scheme not in URL_SCHEMES:
         if scheme == "file" or value.startswith(("/", ".", "~")):
             raise PydanticCustomError(
@@ -140,7 +142,7 @@ def _check_url(value: str, info: ValidationInfo) -> str:
             "url_s3", "must be s3://bucket/key (both the bucket and the key), got {value}",
             {"value": repr(value[:80])},
         )
-    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value):
+    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value, re.I):
         raise PydanticCustomError(
             "url_data", "a data: URI must look like " + DATA_URI_SHAPE
         )

@@ -67,6 +67,8 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")  # not in is_private before Python 3.12.4
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix: the IPv4 address inside
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,11 +159,29 @@ def safe_job_id(job_id: str) -> str:
 # Address checks (SSRF)
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries and routes to: IPv4-mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), Teredo's client (2001::/32) and NAT64
+    (64:ff9b::/96); None for an ordinary IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: and ::1 themselves
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def address_refusal(address: str, *, allow_private: bool) -> str | None:
-    """Why a connection to `address` is refused, or None when it is allowed."""
+    """Why a connection to `address` is refused, or None when it is allowed. An IPv6 address
+    that carries an IPv4 one is judged by both (the IPv4 one first: that is where it goes)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if ip.version == 6 and (inner := embedded_ipv4(ip)) is not None:
+        reason = address_refusal(str(inner), allow_private=allow_private)
+        if reason is not None or ip.ipv4_mapped is not None or ip in NAT64:  # pure translations
+            return reason and f"{reason} ({inner} inside {ip})"
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if ip.is_link_local:
@@ -174,6 +194,8 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
         return "a loopback address"
     if ip.is_private or (ip.version == 4 and ip in CGNAT):
         return "a private address"
+    if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated, private by intent
+        return "a site-local address"
     if ip.is_reserved or not ip.is_global:
         return "a reserved or non-public address"
     return None
@@ -373,7 +395,9 @@ class Storage:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise _too_large(what, limit, int(declared))
-            _write_capped(response.stream(CHUNK_BYTES), dest, what, limit)
+            # Raw bytes: a Content-Encoding (gzip, br) is not undone, so a small compressed
+            # body cannot inflate past the cap; audio is never sent compressed that way.
+            _write_capped(response.stream(CHUNK_BYTES, decode_content=False), dest, what, limit)
         finally:
             response.close()  # stops reading: a capped download ends here, not at EOF
             pool.close()
@@ -420,6 +444,7 @@ class Storage:
                 response = pool.urlopen(
                     "GET", path, headers={"Host": host_header, "User-Agent": "f5-runtime"},
                     redirect=False, preload_content=False, assert_same_host=False,
+                    decode_content=False,  # the cap counts bytes received, never inflated ones
                 )
             except BaseException:
                 pool.close()
@@ -442,6 +467,7 @@ class Storage:
 
     def _fetch_data(self, url: str, dest: Path, what: str, limit: int) -> None:
         header, _, payload = url.partition(",")
+        header = header.lower()  # scheme, media type and parameters are case-insensitive
         if not header.startswith("data:audio/") or not header.endswith(";base64"):
             raise InputError(f"{what}: a data: URI must look like data:audio/<type>;base64,...")
         payload = re.sub(r"\s+", "", payload)
