@@ -277,6 +277,20 @@ def test_publisher_rolls_back_uploads(s3, bucket, settings_env, faults) -> None:
     assert s3.keys(bucket) == []
 
 
+def test_a_put_that_landed_but_timed_out_is_rolled_back(s3, bucket, settings_env,
+                                                        faults) -> None:
+    storage = make_storage(settings_env, BUCKET_ENDPOINT_URL=faults.endpoint,
+                           F5_STORAGE_TIMEOUT="1", F5_STORAGE_ATTEMPTS="1")
+    faults.hang_put_suffixes.add(".wav")
+    faults.hang_seconds = 3.0
+    publisher = Publisher(storage, OutputPlace(bucket, "jobs/j2/"))
+    with pytest.raises(StorageError, match=r"could not write .*speech.wav"):
+        publisher.publish("speech.wav", b"RIFF", "audio/wav")
+    assert s3.keys(bucket) == ["jobs/j2/speech.wav"], "the PUT landed"
+    publisher.rollback()
+    assert s3.keys(bucket) == [], "nothing half-written is left"
+
+
 def test_inline_outputs_without_a_bucket(settings_env) -> None:
     storage = make_storage(settings_env, F5_INLINE_MAX_MB="0.001")
     publisher = Publisher(storage, None)

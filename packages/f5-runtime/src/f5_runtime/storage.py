@@ -556,11 +556,14 @@ class Publisher:
                     "(send output.bucket, set F5_OUTPUT_URL, or use s3:// inputs)"
                 )
             return PublishedFile(inline=base64.b64encode(data).decode("ascii"))
-        url = self.storage.upload(self.place, name, data, content_type)
+        # Recorded before the PUT: one that lands but times out on the client must still be
+        # rolled back (deleting a key that never landed is harmless).
         self.uploaded.append(name)
+        url = self.storage.upload(self.place, name, data, content_type)
         return PublishedFile(s3_url=url, presigned_url=self.storage.presign(self.place, name))
 
     def rollback(self) -> None:
+        """Delete every object this job tried to write (best effort, logged when it fails)."""
         if self.place is None:
             return
         for name in reversed(self.uploaded):
