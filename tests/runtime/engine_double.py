@@ -33,10 +33,12 @@ def tone(seconds: float) -> Audio:
 class ToneEngines:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.languages: list[tuple[str, str | None]] = []  # (text's, reference's) per synthesis
 
     def synthesize(self, text, reference, reference_text, language, options: SynthesisOptions,
-                   on_stage=None) -> Speech:
+                   on_stage=None, reference_language=None) -> Speech:
         self.calls.append("synthesize")
+        self.languages.append((language, reference_language))
         if "__fail__" in text:
             raise RuntimeError("the test engine was asked to fail")
         if "__cuda__" in text:

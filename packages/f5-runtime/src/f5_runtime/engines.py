@@ -82,8 +82,13 @@ class Engines(Protocol):
         language: str,
         options: SynthesisOptions,
         on_stage: StageCallback | None = None,
+        reference_language: str | None = None,
     ) -> Speech:
-        """Speech for `text` in the voice of `reference`, with a time for every word."""
+        """Speech for `text` in the voice of `reference`, with a time for every word.
+
+        `language` is the text's; `reference_language` the reference's, when it differs (a
+        German voice speaking English). Without it: Whisper detects it when it transcribes
+        the reference, and a given transcript is taken to be in `language`."""
         ...
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from f5_runtime import audio as audio_io
 from f5_runtime.engines import Audio, Engines, StageCallback, SynthesisOptions, Word
-from f5_runtime.errors import InputError
+from f5_runtime.errors import InputError, ValidationError
 from f5_runtime.schema import JobRequest, JobResult, Limits, WordTiming, parse_request
 from f5_runtime.storage import Publisher, Storage, choose_output, safe_job_id
 from f5_runtime.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
@@ -148,7 +148,7 @@ def _synthesize(request: JobRequest, engines: Engines, storage: Storage, workdir
         speech = engines.synthesize(
             request.text, reference, request.voice_reference_text, language,
             synthesis_options(request, target),
-            on_stage=clock.on_stage,
+            on_stage=clock.on_stage, reference_language=request.voice_reference_language,
         )
     clock.add(speech.timings)
     with clock.stage("encode"):
@@ -201,6 +201,25 @@ def publish(artifacts: Artifacts, publisher: Publisher, clock: StageClock) -> Jo
     )
 
 
+def check_languages_served(request: JobRequest, settings: Settings) -> None:
+    """The languages this job needs an aligner for are among F5_LANGUAGES (fetched and loaded
+    at start): otherwise the job would fail only after sampling. A transcription's language is
+    only Whisper's hint (any of Whisper's languages; untimed words are spread by length)."""
+    needed = {"language": request.language or DEFAULT_LANGUAGE}
+    if request.kind == "subtitle" and request.text is None:
+        needed = {}
+    if request.voice_reference_language is not None:
+        needed["voice_reference_language"] = request.voice_reference_language
+    served = settings.languages
+    for field_name, language in needed.items():
+        if language not in served:
+            raise ValidationError(
+                f"input.{field_name}: {language!r} is not served by this endpoint (it serves "
+                f"{', '.join(served)}): send one of those, or ask its operator to add it to "
+                "F5_LANGUAGES and fetch its models"
+            )
+
+
 @contextmanager
 def job_workdir(settings: Settings, job_id: str) -> Iterator[Path]:
     """The job's own directory on local disk, removed when the job ends, whatever happened."""
@@ -217,9 +236,12 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     """The endpoint's job: a request in, published outputs out (or an exception, nothing left)."""
     clock = StageClock(on_stage)
     limits = Limits.from_settings(settings)
-    with clock.stage("validate"):
+    with clock.stage("validate"):  # everything that can be known before the GPU works
         request = parse_request(raw_input, limits)
+        check_languages_served(request, settings)
         place = choose_output(request, settings, job_id)
+        if place is not None:
+            storage.check_writable(place)
     log.info("job %s: %s%s, output %s", job_id, request.kind,
              " (dubbing)" if request.is_dubbing else "",
              place.url("") if place else "inline")

@@ -155,9 +155,10 @@ def words_before(words: list[Word], seconds: float, language: str) -> str:
 # ---------------------------------------------------------------------------- preparation
 
 
-def reference_key(data: bytes | Audio, text: str | None, language: str, salt: str) -> str:
+def reference_key(data: bytes | Audio, text: str | None, language: str | None, salt: str
+                  ) -> str:
     h = hashlib.sha256()
-    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language}|".encode())
+    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language or 'detect'}|".encode())
     h.update(b"text=" + (normalize(text).encode() if text else b"<asr>") + b"|")
     if isinstance(data, Audio):
         h.update(f"audio={data.sample_rate}|".encode())
@@ -168,8 +169,9 @@ def reference_key(data: bytes | Audio, text: str | None, language: str, salt: st
 
 
 def prepare_reference(
-    data: bytes | Audio, text: str | None, language: str, aligner: ReferenceAligner
+    data: bytes | Audio, text: str | None, language: str | None, aligner: ReferenceAligner
 ) -> PreparedReference:
+    """`language` is the reference's own (None: Whisper detects it while transcribing)."""
     audio = data if isinstance(data, Audio) else decode(data, what="voice reference")
     source_seconds = audio.duration
     audio = resample(audio, SAMPLE_RATE)
@@ -200,6 +202,7 @@ def prepare_reference(
     elif clipped:
         # Upstream's bug (#1139, #1207): the audio is clipped, the text is not, and the output
         # speaks the cut words. Keep the words that are still in the clipped audio.
+        language = language or "en"  # only reached with a transcript: callers pass its language
         words = aligner.align(Audio(full, SAMPLE_RATE), text, language)
         shortened = words_before(words, len(samples) / SAMPLE_RATE, language)
         if shortened:
@@ -295,7 +298,7 @@ class ReferencePreparer:
         self.salt = salt
 
     def __call__(
-        self, data: bytes | Audio, text: str | None, language: str
+        self, data: bytes | Audio, text: str | None, language: str | None
     ) -> tuple[PreparedReference, bool]:
         """(prepared reference, whether it came from the cache)."""
         key = reference_key(data, text, language, self.salt)

@@ -159,6 +159,7 @@ class JobRequest(BaseModel):
     text: str | None = None
     voice_reference_url: str | None = None
     voice_reference_text: str | None = None
+    voice_reference_language: str | None = None
     audio_url: str | None = None
     language: str | None = None
     options: Options = Field(default_factory=Options)
@@ -169,7 +170,7 @@ class JobRequest(BaseModel):
     def _urls(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _check_url(value, info)
 
-    @field_validator("language")
+    @field_validator("language", "voice_reference_language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         if value is None:
@@ -219,10 +220,11 @@ class JobRequest(BaseModel):
                 "job_kind", "nothing to do: send text + voice_reference_url to synthesize speech, "
                 "or audio_url (with optional text) to subtitle a recording",
             )
-        if self.voice_reference_url is None and self.voice_reference_text is not None:
-            raise PydanticCustomError(
-                "job_kind", "voice_reference_text: only valid with voice_reference_url",
-            )
+        for name in ("voice_reference_text", "voice_reference_language"):
+            if self.voice_reference_url is None and getattr(self, name) is not None:
+                raise PydanticCustomError(
+                    "job_kind", "{name}: only valid with voice_reference_url", {"name": name},
+                )
         return self
 
     @property

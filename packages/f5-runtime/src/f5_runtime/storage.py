@@ -16,7 +16,8 @@ backoff; 403/404 are not, and become errors that say what to check.
 
 Outputs go, in this order, to: the request's `output` (bucket + prefix); F5_OUTPUT_URL; the
 bucket of the request's first s3:// input under `f5-tts-outputs/`; else inline. Each job gets
-`<prefix><job-id>/`. A `Publisher` remembers what it uploaded and deletes it when the job fails.
+`<prefix><job-id>/`, checked to be writable before the engines run (`check_writable`). A
+`Publisher` records each object before uploading it and deletes them all when the job fails.
 
 Credentials and presigned query strings never reach the logs (`redact`).
 """
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024  # streaming read size
 MAX_REDIRECTS = 5
 OUTPUTS_DIR = "f5-tts-outputs/"  # prefix used in an input's bucket when nothing else is set
+WRITE_CHECK = ".write-check"  # empty object written and removed before the engines run
 BACKOFF_FIRST = 0.25  # seconds; doubles per retry
 BACKOFF_MAX = 4.0  # seconds
 RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
@@ -509,6 +511,12 @@ class Storage:
         log.info("uploaded %s (%d bytes, %s)", url, len(data), content_type)
         return url
 
+    def check_writable(self, place: OutputPlace) -> None:
+        """Prove the job's outputs can be written before any GPU time is spent on them: put an
+        empty object where they will go and remove it (the same errors as a real upload)."""
+        self.upload(place, WRITE_CHECK, b"", "application/octet-stream")
+        self.delete(place, WRITE_CHECK, quiet=True)
+
     def _write_failed(self, url: str, exc: BaseException) -> StorageError:
         return StorageError(
             f"could not write {url} after {self.settings.storage_attempts} attempts: "
@@ -521,15 +529,16 @@ class Storage:
             ExpiresIn=self.settings.presign_expiry,
         )
 
-    def delete(self, place: OutputPlace, name: str) -> bool:
+    def delete(self, place: OutputPlace, name: str, *, quiet: bool = False) -> bool:
         """Best effort (a few tries); False when the object could not be removed."""
         try:
             self._retry(f"deleting {place.url(name)}",
                         lambda: self.s3.delete_object(Bucket=place.bucket, Key=place.prefix + name))
         except Exception as exc:
-            log.error("could not delete %s after a failed job: %s", place.url(name), _describe(exc))
+            log.error("could not delete %s: %s", place.url(name), _describe(exc))
             return False
-        log.info("deleted %s (the job failed after uploading it)", place.url(name))
+        if not quiet:
+            log.info("deleted %s (the job failed after uploading it)", place.url(name))
         return True
 
 
