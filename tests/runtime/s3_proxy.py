@@ -4,7 +4,8 @@ Real boto3 talks real HTTP to it; it forwards everything to moto unless a rule s
 `deny_buckets` answer 403 AccessDenied (moto does not enforce permissions), PUTs whose key
 ends with one of `fail_put_suffixes` answer 503 SlowDown (a throttled or failing upload), and
 PUTs whose key ends with one of `hang_put_suffixes` reach moto (the object lands) but get no
-answer for `hang_seconds` (a client read timeout after a successful write).
+answer for `hang_seconds` (a client read timeout after a successful write), then the
+connection is closed, or answered when `hang_answers` (a slow upload).
 Every request is recorded as (method, path) so tests can count retries.
 """
 
@@ -33,6 +34,7 @@ class FaultyS3Proxy:
         self.fail_put_suffixes: set[str] = set()
         self.hang_put_suffixes: set[str] = set()
         self.hang_seconds = 3.0
+        self.hang_answers = False
         self.requests: list[tuple[str, str]] = []
         proxy = self
 
@@ -88,8 +90,9 @@ class FaultyS3Proxy:
                     data = response.read()
                     if self.command == "PUT" and path.endswith(tuple(proxy.hang_put_suffixes)):
                         time.sleep(proxy.hang_seconds)  # landed; the client times out first
-                        self.close_connection = True
-                        return None
+                        if not proxy.hang_answers:
+                            self.close_connection = True
+                            return None
                     self._reply(response.status, data, response.getheaders())
                 finally:
                     upstream.close()
@@ -109,6 +112,7 @@ class FaultyS3Proxy:
         self.deny_buckets.clear()
         self.fail_put_suffixes.clear()
         self.hang_put_suffixes.clear()
+        self.hang_answers = False
         self.requests.clear()
 
     def stop(self) -> None:

@@ -71,6 +71,8 @@ class Transcript:
 # A stage callback: the engines call it as they enter a named stage, so the worker can report
 # progress to RunPod and the CLI can draw a progress line.
 StageCallback = Callable[[str], None]
+# The stages the real engines' `synthesize` reports, in order (voice.py; tests pin both).
+SYNTHESIS_STAGES = ("reference", "synthesize", "align")
 
 
 class Engines(Protocol):

@@ -45,7 +45,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from f5_runtime.errors import ConfigError, InputError, StorageError, UserError
+from f5_runtime.errors import ConfigError, InputError, StorageError, UserError, WorkerStopping
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
@@ -232,10 +232,26 @@ class _TransientHTTP(Exception):
         self.status = status
 
 
+def stop_request(exc: BaseException) -> WorkerStopping | None:
+    """The WorkerStopping (SIGTERM, shutdown.py) behind `exc`: botocore wraps what is raised
+    inside its HTTP client ("An HTTP Client raised an unhandled exception")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, WorkerStopping):
+            return exc
+        wrapped = getattr(exc, "kwargs", {}).get("error") if hasattr(exc, "kwargs") else None
+        exc = wrapped or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Timeouts, connection errors, 5xx and throttling: worth another try."""
     import botocore.exceptions as bx
     import urllib3.exceptions as ux
+
+    if stop_request(exc) is not None:
+        return False  # the worker is stopping: no retry
 
     if isinstance(exc, ux.SSLError | bx.SSLError):
         return False  # a certificate problem does not go away by retrying
@@ -321,7 +337,12 @@ class Storage:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(action)
+        try:
+            return retrying(action)
+        except Exception as exc:
+            if (stop := stop_request(exc)) is not None and stop is not exc:
+                raise stop from None
+            raise
 
     # --- inputs -------------------------------------------------------------------------------
 
