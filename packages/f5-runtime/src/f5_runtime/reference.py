@@ -290,12 +290,16 @@ class ReferenceCache:
 
 
 class ReferencePreparer:
-    """Prepare-or-reuse: the one entry point the TTS engine calls."""
+    """Prepare-or-reuse: the one entry point the TTS engine calls. `hits` and `misses` count
+    cache lookups, and each is logged ("reference cache hit/miss <key>") for operators and
+    tests."""
 
     def __init__(self, cache: ReferenceCache | None, aligner: ReferenceAligner, salt: str):
         self.cache = cache
         self.aligner = aligner
         self.salt = salt
+        self.hits = 0
+        self.misses = 0
 
     def __call__(
         self, data: bytes | Audio, text: str | None, language: str | None
@@ -303,9 +307,13 @@ class ReferencePreparer:
         """(prepared reference, whether it came from the cache)."""
         key = reference_key(data, text, language, self.salt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.hits += 1
+            log.info("reference cache hit %s", key[:16])
             return hit, True
         ref = prepare_reference(data, text, language, self.aligner)
         if self.cache is not None:
+            self.misses += 1
+            log.info("reference cache miss %s: prepared, now stored", key[:16])
             try:
                 self.cache.put(key, ref)
             except OSError as exc:  # a full or read-only volume must not fail the request
