@@ -17,7 +17,6 @@ from typing import Any
 
 from f5_runtime.errors import RuntimeFailure, UserError
 
-
 # The pipeline's and the engines' stage names (engines.SYNTHESIS_STAGES) in words.
 STAGE_LABELS = {"fetch": "reading inputs", "reference": "preparing the voice",
                 "synthesize": "generating speech", "align": "timing the words"}
