@@ -9,7 +9,13 @@ import numpy as np
 from f5_runtime import bench
 from f5_runtime.audio import decode
 from f5_runtime.config import Settings
-from f5_runtime.engines import Audio, SynthesisOptions, Transcript, load_engines
+from f5_runtime.engines import (
+    SYNTHESIS_STAGES,
+    Audio,
+    SynthesisOptions,
+    Transcript,
+    load_engines,
+)
 from f5_runtime.voice import VoiceEngines, chunk_words
 from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
 
@@ -36,7 +42,7 @@ def test_load_engines_synthesizes_aligns_and_transcribes(voice_engines, referenc
     stages: list[str] = []
     ref_bytes = reference_clip[0].read_bytes()
     speech = voice_engines.synthesize(TEXT, ref_bytes, REF_TEXT, "en", OPTIONS, stages.append)
-    assert stages == ["reference", "synthesize", "align"]
+    assert stages == list(SYNTHESIS_STAGES), "the stages the test engine also reports"
     assert speech.audio.sample_rate == 24_000 and speech.audio.duration > 10
     assert speech.reference_text == REF_TEXT
     assert_every_word_timed(speech.words, TEXT, speech.audio.duration)
@@ -103,3 +109,17 @@ def test_bench_falls_back_to_dummy_weights_and_reports_each_stage(tmp_path, monk
     for case in result["cases"]:
         assert case["rtf"] > 0 and case["audio_s"] > 0 and case["peak_memory_mb"] > 0
         assert {"reference", "synthesize", "align"} <= set(case["stages_s"])
+    assert result["peak_memory"] == "RSS high-water"
+    refs = tmp_path / "f5tts" / "refs"
+    assert not refs.exists() or not any(refs.iterdir()), "bench leaves the volume's cache alone"
+
+
+def test_bench_peak_memory_is_per_case_not_the_process_maximum():
+    memory = bench.PeakMemory(cuda=False)
+    memory.reset()
+    big = np.ones(300 * 2**20, dtype=np.uint8)  # touched: 300 MiB resident
+    first = memory.peak_mb()
+    del big
+    memory.reset()
+    second = memory.peak_mb()
+    assert first - second > 250, (first, second)

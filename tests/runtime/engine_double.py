@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from f5_runtime.engines import Audio, Speech, SynthesisOptions, Transcript, Word
+from f5_runtime.engines import SYNTHESIS_STAGES, Audio, Speech, SynthesisOptions, Transcript, Word
 
 RATE = 24_000  # Hz
 SECONDS_PER_WORD = 0.3
@@ -33,22 +33,24 @@ def tone(seconds: float) -> Audio:
 class ToneEngines:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.languages: list[tuple[str, str | None]] = []  # (text's, reference's) per synthesis
 
     def synthesize(self, text, reference, reference_text, language, options: SynthesisOptions,
-                   on_stage=None) -> Speech:
+                   on_stage=None, reference_language=None) -> Speech:
         self.calls.append("synthesize")
+        self.languages.append((language, reference_language))
         if "__fail__" in text:
             raise RuntimeError("the test engine was asked to fail")
         if "__cuda__" in text:
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
-        if on_stage is not None:
-            on_stage("tts")
+        for stage in SYNTHESIS_STAGES if on_stage is not None else ():
+            on_stage(stage)  # the real engines' stage names, in their order
         if "__slow__" in text:
             time.sleep(60)  # long enough to be stopped mid-job
         words = text.split()
         seconds = options.target_duration or SECONDS_PER_WORD * len(words) / options.speed
         return Speech(tone(seconds), spaced(words, seconds), reference_text or TRANSCRIPT,
-                      timings={"tts": 0.0})
+                      timings=dict.fromkeys(SYNTHESIS_STAGES, 0.0))
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:
         self.calls.append("align")

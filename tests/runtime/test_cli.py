@@ -34,6 +34,7 @@ def test_synth_writes_audio_subtitles_and_timings(tmp_path: Path) -> None:
     words = json.loads((tmp_path / "out/words.json").read_text())["word_timings"]
     assert [w["word"] for w in words][:2] == ["Hello", "from"]
     assert "loading models..." in proc.stderr and "generating speech..." in proc.stderr
+    assert "preparing the voice..." in proc.stderr and "timing the words..." in proc.stderr
     assert list((tmp_path / "tmp").iterdir()) == [], "temp dirs removed"
 
 

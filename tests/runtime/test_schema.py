@@ -86,3 +86,20 @@ def test_results_are_plain_json() -> None:
     assert result["audio_url"] == "s3://b/k.wav" and result["subtitles"] == "WEBVTT\n"
     assert result["word_timings"] == [{"word": "Hi", "start": 0.1, "end": 0.4, "score": 0.93}]
     assert result["duration"] == 1.235
+
+
+@pytest.mark.parametrize(
+    ("url", "normalised"),
+    [
+        ("HTTPS://example.com/voice.wav?sig=1", "https://example.com/voice.wav?sig=1"),
+        ("Https://example.com/v.wav", "https://example.com/v.wav"),
+        ("S3://bucket/Key.wav", "s3://bucket/Key.wav"),
+        ("DATA:AUDIO/WAV;BASE64,UklGRg==", "data:AUDIO/WAV;BASE64,UklGRg=="),
+    ],
+)
+def test_url_schemes_are_case_insensitive(url, normalised) -> None:
+    request = parse_request({"text": "hi", "voice_reference_url": url}, Limits())
+    assert request.voice_reference_url == normalised
+    with pytest.raises(ValidationError, match="plain http:// is not accepted"):
+        parse_request({"text": "hi", "voice_reference_url": "HTTP://example.com/v.wav"},
+                      Limits())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from f5_runtime import worker
 from f5_runtime.config import Settings
+from f5_runtime.engines import SYNTHESIS_STAGES
 from f5_runtime.errors import ConfigError, StorageError, ValidationError, WorkerBrokenError
 from f5_runtime.storage import Storage
 
@@ -40,7 +41,8 @@ def test_progress_is_reported_at_stage_boundaries_not_at_the_end(settings_env) -
         voice_job())
     assert "error" not in result
     stages = [p["stage"] for _, p in reports]
-    assert stages == ["fetch", "synthesize", "tts"], "none in the last moments before the result"
+    assert stages == ["fetch", "synthesize", *SYNTHESIS_STAGES], (
+        "the engines' stages, none in the last moments before the result")
     assert {job_id for job_id, _ in reports} == {"j-1"}
 
 
@@ -91,7 +93,7 @@ def test_error_results() -> None:
         "error": "input.text: x"}
     storage = worker.error_result(StorageError("could not write s3://b/k"), "j9", "publish")
     assert storage == {"error": "could not write s3://b/k (job j9)"}
-    assert "refresh_worker" in worker.error_result(WorkerBrokenError("gpu gone"), "j", "tts")
+    assert "refresh_worker" in worker.error_result(WorkerBrokenError("gpu gone"), "j", "align")
 
 
 def test_runpod_flags_pass_through() -> None:

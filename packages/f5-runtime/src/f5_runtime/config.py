@@ -148,6 +148,7 @@ class Settings:
     # "module:callable" building the Engines from Settings; a testing/extension hook.  F5_ENGINES
     engines_factory: str
     on_runpod: bool  # RUNPOD_WEBHOOK_GET_JOB is set: a real endpoint (progress updates go out)
+    stop_grace_seconds: float  # a job running at SIGTERM may finish within this   F5_STOP_GRACE_S
     # The RunPod SDK's log level: RUNPOD_LOG_LEVEL / RUNPOD_DEBUG_LEVEL. INFO unless set, since
     # the SDK's DEBUG lines print whole job inputs and outputs (presigned URLs included).
     sdk_log_level: str
@@ -195,6 +196,7 @@ class Settings:
             inline_max_bytes=int(e.float("F5_INLINE_MAX_MB", 10.0, minimum=0.0) * 1024 * 1024),
             engines_factory=e.str("F5_ENGINES", "f5_runtime.engines:load_engines"),
             on_runpod=bool(e.opt("RUNPOD_WEBHOOK_GET_JOB")),
+            stop_grace_seconds=e.float("F5_STOP_GRACE_S", 5.0, minimum=0.0),
             sdk_log_level=e.opt("RUNPOD_LOG_LEVEL") or e.str("RUNPOD_DEBUG_LEVEL", "INFO"),
         )
 

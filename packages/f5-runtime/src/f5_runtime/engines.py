@@ -71,6 +71,8 @@ class Transcript:
 # A stage callback: the engines call it as they enter a named stage, so the worker can report
 # progress to RunPod and the CLI can draw a progress line.
 StageCallback = Callable[[str], None]
+# The stages the real engines' `synthesize` reports, in order (voice.py; tests pin both).
+SYNTHESIS_STAGES = ("reference", "synthesize", "align")
 
 
 class Engines(Protocol):
@@ -82,8 +84,13 @@ class Engines(Protocol):
         language: str,
         options: SynthesisOptions,
         on_stage: StageCallback | None = None,
+        reference_language: str | None = None,
     ) -> Speech:
-        """Speech for `text` in the voice of `reference`, with a time for every word."""
+        """Speech for `text` in the voice of `reference`, with a time for every word.
+
+        `language` is the text's; `reference_language` the reference's, when it differs (a
+        German voice speaking English). Without it: Whisper detects it when it transcribes
+        the reference, and a given transcript is taken to be in `language`."""
         ...
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:

@@ -17,6 +17,10 @@ from typing import Any
 
 from f5_runtime.errors import RuntimeFailure, UserError
 
+# The pipeline's and the engines' stage names (engines.SYNTHESIS_STAGES) in words.
+STAGE_LABELS = {"fetch": "reading inputs", "reference": "preparing the voice",
+                "synthesize": "generating speech", "align": "timing the words"}
+
 
 class Progress:
     """One line per stage on stderr, with the time since the command started."""
@@ -26,7 +30,7 @@ class Progress:
         self.t0 = time.perf_counter()
 
     def __call__(self, stage: str) -> None:
-        label = {"fetch": "reading inputs", "tts": "generating speech"}.get(stage, stage)
+        label = STAGE_LABELS.get(stage, stage)
         self.stream.write(f"[{time.perf_counter() - self.t0:6.1f} s] {label}...\n")
         self.stream.flush()
 

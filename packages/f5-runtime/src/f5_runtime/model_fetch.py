@@ -19,6 +19,7 @@ import shutil
 import socket
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -272,7 +273,9 @@ class Fetcher:
 
 
 def download_url(url: str, dest: Path, timeout: float = 60.0) -> None:
-    """Download to `dest.part`, resuming a previous partial download, then rename."""
+    """Download to `dest.part`, resuming a previous partial download, then rename. A `.part`
+    that is already whole (a run stopped between the last byte and the rename) is answered
+    416 by the server: it is kept when its size is the file's, else downloaded again."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -282,6 +285,13 @@ def download_url(url: str, dest: Path, timeout: float = 60.0) -> None:
             resumed = response.status == 206
             with part.open("ab" if resumed else "wb") as f:
                 shutil.copyfileobj(response, f, CHUNK)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or not have:
+            raise FetchError(f"could not fetch {url}: {exc}") from exc
+        total = (exc.headers.get("Content-Range") or "").rpartition("/")[2]
+        if total != str(have):  # longer than the file, or the server won't say: start over
+            part.unlink()
+            return download_url(url, dest, timeout)
     except OSError as exc:
         raise FetchError(f"could not fetch {url}: {exc} (partial file kept to resume)") from exc
     os.replace(part, dest)

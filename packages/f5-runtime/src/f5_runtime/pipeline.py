@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from f5_runtime import audio as audio_io
 from f5_runtime.engines import Audio, Engines, StageCallback, SynthesisOptions, Word
-from f5_runtime.errors import InputError
+from f5_runtime.errors import InputError, ValidationError
 from f5_runtime.schema import JobRequest, JobResult, Limits, WordTiming, parse_request
 from f5_runtime.storage import Publisher, Storage, choose_output, safe_job_id
 from f5_runtime.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
@@ -96,17 +96,27 @@ def synthesis_options(request: JobRequest, target_duration: float | None) -> Syn
 
 
 def load_input(storage: Storage, url: str, workdir: Path, what: str, limits: Limits) -> Audio:
-    """Fetch one input and decode it; InputError when it is not usable audio."""
+    """Fetch one input and decode it (never past the duration limit); InputError when it is
+    not usable audio."""
     path = storage.fetch(url, workdir / what.replace(" ", "_"), what=what)
-    audio = audio_io.decode(path.read_bytes(), what=what)
-    if audio.duration > limits.max_audio_seconds:
-        raise InputError(
-            f"{what} is {audio.duration:.0f} s long, more than the {limits.max_audio_seconds:.0f} "
-            "s limit: send a shorter recording (F5_MAX_AUDIO_SECONDS raises the limit)"
-        )
-    if audio.duration < 0.1:
-        raise InputError(f"{what} is {audio.duration * 1000:.0f} ms long: too short to use")
+    audio = audio_io.decode(path.read_bytes(), what=what, max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, audio.duration)
     return audio
+
+
+def input_duration(storage: Storage, url: str, workdir: Path, what: str, limits: Limits
+                   ) -> float:
+    """Fetch one input and read only its length (the dubbing source: its samples are unused)."""
+    path = storage.fetch(url, workdir / what.replace(" ", "_"), what=what)
+    seconds = audio_io.duration(path.read_bytes(), what=what,
+                                max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, seconds)
+    return seconds
+
+
+def _check_not_too_short(what: str, seconds: float) -> None:
+    if seconds < 0.1:
+        raise InputError(f"{what} is {seconds * 1000:.0f} ms long: too short to use")
 
 
 def produce(request: JobRequest, *, engines: Engines, storage: Storage, workdir: Path,
@@ -131,14 +141,14 @@ def _synthesize(request: JobRequest, engines: Engines, storage: Storage, workdir
     with clock.stage("fetch"):
         reference = load_input(storage, request.voice_reference_url, workdir,
                                "voice reference", limits)
-        source = (load_input(storage, request.audio_url, workdir, "source audio", limits)
+        target = (input_duration(storage, request.audio_url, workdir, "source audio", limits)
                   if request.audio_url is not None else None)
     language = request.language or DEFAULT_LANGUAGE
     with clock.stage("synthesize"):
         speech = engines.synthesize(
             request.text, reference, request.voice_reference_text, language,
-            synthesis_options(request, source.duration if source is not None else None),
-            on_stage=clock.on_stage,
+            synthesis_options(request, target),
+            on_stage=clock.on_stage, reference_language=request.voice_reference_language,
         )
     clock.add(speech.timings)
     with clock.stage("encode"):
@@ -191,6 +201,25 @@ def publish(artifacts: Artifacts, publisher: Publisher, clock: StageClock) -> Jo
     )
 
 
+def check_languages_served(request: JobRequest, settings: Settings) -> None:
+    """The languages this job needs an aligner for are among F5_LANGUAGES (fetched and loaded
+    at start): otherwise the job would fail only after sampling. A transcription's language is
+    only Whisper's hint (any of Whisper's languages; untimed words are spread by length)."""
+    needed = {"language": request.language or DEFAULT_LANGUAGE}
+    if request.kind == "subtitle" and request.text is None:
+        needed = {}
+    if request.voice_reference_language is not None:
+        needed["voice_reference_language"] = request.voice_reference_language
+    served = settings.languages
+    for field_name, language in needed.items():
+        if language not in served:
+            raise ValidationError(
+                f"input.{field_name}: {language!r} is not served by this endpoint (it serves "
+                f"{', '.join(served)}): send one of those, or ask its operator to add it to "
+                "F5_LANGUAGES and fetch its models"
+            )
+
+
 @contextmanager
 def job_workdir(settings: Settings, job_id: str) -> Iterator[Path]:
     """The job's own directory on local disk, removed when the job ends, whatever happened."""
@@ -207,9 +236,12 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     """The endpoint's job: a request in, published outputs out (or an exception, nothing left)."""
     clock = StageClock(on_stage)
     limits = Limits.from_settings(settings)
-    with clock.stage("validate"):
+    with clock.stage("validate"):  # everything that can be known before the GPU works
         request = parse_request(raw_input, limits)
+        check_languages_served(request, settings)
         place = choose_output(request, settings, job_id)
+        if place is not None:
+            storage.check_writable(place)
     log.info("job %s: %s%s, output %s", job_id, request.kind,
              " (dubbing)" if request.is_dubbing else "",
              place.url("") if place else "inline")

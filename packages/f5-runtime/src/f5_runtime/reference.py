@@ -155,9 +155,10 @@ def words_before(words: list[Word], seconds: float, language: str) -> str:
 # ---------------------------------------------------------------------------- preparation
 
 
-def reference_key(data: bytes | Audio, text: str | None, language: str, salt: str) -> str:
+def reference_key(data: bytes | Audio, text: str | None, language: str | None, salt: str
+                  ) -> str:
     h = hashlib.sha256()
-    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language}|".encode())
+    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language or 'detect'}|".encode())
     h.update(b"text=" + (normalize(text).encode() if text else b"<asr>") + b"|")
     if isinstance(data, Audio):
         h.update(f"audio={data.sample_rate}|".encode())
@@ -168,8 +169,9 @@ def reference_key(data: bytes | Audio, text: str | None, language: str, salt: st
 
 
 def prepare_reference(
-    data: bytes | Audio, text: str | None, language: str, aligner: ReferenceAligner
+    data: bytes | Audio, text: str | None, language: str | None, aligner: ReferenceAligner
 ) -> PreparedReference:
+    """`language` is the reference's own (None: Whisper detects it while transcribing)."""
     audio = data if isinstance(data, Audio) else decode(data, what="voice reference")
     source_seconds = audio.duration
     audio = resample(audio, SAMPLE_RATE)
@@ -200,6 +202,7 @@ def prepare_reference(
     elif clipped:
         # Upstream's bug (#1139, #1207): the audio is clipped, the text is not, and the output
         # speaks the cut words. Keep the words that are still in the clipped audio.
+        language = language or "en"  # only reached with a transcript: callers pass its language
         words = aligner.align(Audio(full, SAMPLE_RATE), text, language)
         shortened = words_before(words, len(samples) / SAMPLE_RATE, language)
         if shortened:
@@ -287,22 +290,30 @@ class ReferenceCache:
 
 
 class ReferencePreparer:
-    """Prepare-or-reuse: the one entry point the TTS engine calls."""
+    """Prepare-or-reuse: the one entry point the TTS engine calls. `hits` and `misses` count
+    cache lookups, and each is logged ("reference cache hit/miss <key>") for operators and
+    tests."""
 
     def __init__(self, cache: ReferenceCache | None, aligner: ReferenceAligner, salt: str):
         self.cache = cache
         self.aligner = aligner
         self.salt = salt
+        self.hits = 0
+        self.misses = 0
 
     def __call__(
-        self, data: bytes | Audio, text: str | None, language: str
+        self, data: bytes | Audio, text: str | None, language: str | None
     ) -> tuple[PreparedReference, bool]:
         """(prepared reference, whether it came from the cache)."""
         key = reference_key(data, text, language, self.salt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.hits += 1
+            log.info("reference cache hit %s", key[:16])
             return hit, True
         ref = prepare_reference(data, text, language, self.aligner)
         if self.cache is not None:
+            self.misses += 1
+            log.info("reference cache miss %s: prepared, now stored", key[:16])
             try:
                 self.cache.put(key, ref)
             except OSError as exc:  # a full or read-only volume must not fail the request

@@ -39,7 +39,7 @@ class Limits:
 
     max_text_chars: int = 5000
     max_audio_bytes: int = 50 * 1024 * 1024  # per input, checked while downloading
-    max_audio_seconds: float = 600.0  # per input, checked after decoding
+    max_audio_seconds: float = 600.0  # per input, from the header, and while decoding
     allow_http: bool = False  # plain http:// inputs
     allow_local_files: bool = False  # local paths and file:// (CLI only, never the endpoint)
 
@@ -119,6 +119,8 @@ def _check_url(value: str, info: ValidationInfo) -> str:
     scheme = url_scheme(value)
     if limits.allow_local_files and is_local(scheme):
         return value  # a local path (or C:\...) from the CLI
+    if scheme in URL_SCHEMES:  # schemes are case-insensitive: HTTPS:// is https://
+        value = scheme + value[len(scheme):]
     if scheme not in URL_SCHEMES:
         if scheme == "file" or value.startswith(("/", ".", "~")):
             raise PydanticCustomError(
@@ -140,7 +142,7 @@ def _check_url(value: str, info: ValidationInfo) -> str:
             "url_s3", "must be s3://bucket/key (both the bucket and the key), got {value}",
             {"value": repr(value[:80])},
         )
-    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value):
+    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value, re.I):
         raise PydanticCustomError(
             "url_data", "a data: URI must look like " + DATA_URI_SHAPE
         )
@@ -157,6 +159,7 @@ class JobRequest(BaseModel):
     text: str | None = None
     voice_reference_url: str | None = None
     voice_reference_text: str | None = None
+    voice_reference_language: str | None = None
     audio_url: str | None = None
     language: str | None = None
     options: Options = Field(default_factory=Options)
@@ -167,7 +170,7 @@ class JobRequest(BaseModel):
     def _urls(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _check_url(value, info)
 
-    @field_validator("language")
+    @field_validator("language", "voice_reference_language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         if value is None:
@@ -217,10 +220,11 @@ class JobRequest(BaseModel):
                 "job_kind", "nothing to do: send text + voice_reference_url to synthesize speech, "
                 "or audio_url (with optional text) to subtitle a recording",
             )
-        if self.voice_reference_url is None and self.voice_reference_text is not None:
-            raise PydanticCustomError(
-                "job_kind", "voice_reference_text: only valid with voice_reference_url",
-            )
+        for name in ("voice_reference_text", "voice_reference_language"):
+            if self.voice_reference_url is None and getattr(self, name) is not None:
+                raise PydanticCustomError(
+                    "job_kind", "{name}: only valid with voice_reference_url", {"name": name},
+                )
         return self
 
     @property

@@ -16,7 +16,8 @@ backoff; 403/404 are not, and become errors that say what to check.
 
 Outputs go, in this order, to: the request's `output` (bucket + prefix); F5_OUTPUT_URL; the
 bucket of the request's first s3:// input under `f5-tts-outputs/`; else inline. Each job gets
-`<prefix><job-id>/`. A `Publisher` remembers what it uploaded and deletes it when the job fails.
+`<prefix><job-id>/`, checked to be writable before the engines run (`check_writable`). A
+`Publisher` records each object before uploading it and deletes them all when the job fails.
 
 Credentials and presigned query strings never reach the logs (`redact`).
 """
@@ -44,7 +45,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from f5_runtime.errors import ConfigError, InputError, StorageError, UserError
+from f5_runtime.errors import ConfigError, InputError, StorageError, UserError, WorkerStopping
 from f5_runtime.s3_endpoint import make_s3_client, parse_bucket_endpoint
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024  # streaming read size
 MAX_REDIRECTS = 5
 OUTPUTS_DIR = "f5-tts-outputs/"  # prefix used in an input's bucket when nothing else is set
+WRITE_CHECK = ".write-check"  # empty object written and removed before the engines run
 BACKOFF_FIRST = 0.25  # seconds; doubles per retry
 BACKOFF_MAX = 4.0  # seconds
 RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
@@ -68,6 +70,8 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")  # not in is_private before Python 3.12.4
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known NAT64 prefix: the IPv4 address inside
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,11 +165,29 @@ def safe_job_id(job_id: str) -> str:
 # Address checks (SSRF)
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries and routes to: IPv4-mapped (::ffff:a.b.c.d),
+    IPv4-compatible (::a.b.c.d), 6to4 (2002::/16), Teredo's client (2001::/32) and NAT64
+    (64:ff9b::/96); None for an ordinary IPv6 address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):  # not :: and ::1 themselves
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def address_refusal(address: str, *, allow_private: bool) -> str | None:
-    """Why a connection to `address` is refused, or None when it is allowed."""
+    """Why a connection to `address` is refused, or None when it is allowed. An IPv6 address
+    that carries an IPv4 one is judged by both (the IPv4 one first: that is where it goes)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if ip.version == 6 and (inner := embedded_ipv4(ip)) is not None:
+        reason = address_refusal(str(inner), allow_private=allow_private)
+        if reason is not None or ip.ipv4_mapped is not None or ip in NAT64:  # pure translations
+            return reason and f"{reason} ({inner} inside {ip})"
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
     if ip.is_link_local:
@@ -178,6 +200,8 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
         return "a loopback address"
     if ip.is_private or (ip.version == 4 and ip in CGNAT):
         return "a private address"
+    if ip.version == 6 and ip.is_site_local:  # fec0::/10: deprecated, private by intent
+        return "a site-local address"
     if ip.is_reserved or not ip.is_global:
         return "a reserved or non-public address"
     return None
@@ -212,10 +236,26 @@ class _TransientHTTP(Exception):
         self.status = status
 
 
+def stop_request(exc: BaseException) -> WorkerStopping | None:
+    """The WorkerStopping (SIGTERM, shutdown.py) behind `exc`: botocore wraps what is raised
+    inside its HTTP client ("An HTTP Client raised an unhandled exception")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, WorkerStopping):
+            return exc
+        wrapped = getattr(exc, "kwargs", {}).get("error") if hasattr(exc, "kwargs") else None
+        exc = wrapped or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Timeouts, connection errors, 5xx and throttling: worth another try."""
     import botocore.exceptions as bx
     import urllib3.exceptions as ux
+
+    if stop_request(exc) is not None:
+        return False  # the worker is stopping: no retry
 
     if isinstance(exc, ux.SSLError | bx.SSLError):
         return False  # a certificate problem does not go away by retrying
@@ -283,7 +323,12 @@ class Storage:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(action)
+        try:
+            return retrying(action)
+        except Exception as exc:
+            if (stop := stop_request(exc)) is not None and stop is not exc:
+                raise stop from None
+            raise
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -359,7 +404,9 @@ class Storage:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise _too_large(what, limit, int(declared))
-            _write_capped(response.stream(CHUNK_BYTES), dest, what, limit)
+            # Raw bytes: a Content-Encoding (gzip, br) is not undone, so a small compressed
+            # body cannot inflate past the cap; audio is never sent compressed that way.
+            _write_capped(response.stream(CHUNK_BYTES, decode_content=False), dest, what, limit)
         finally:
             response.close()  # stops reading: a capped download ends here, not at EOF
             pool.close()
@@ -406,6 +453,7 @@ class Storage:
                 response = pool.urlopen(
                     "GET", path, headers={"Host": host_header, "User-Agent": "f5-runtime"},
                     redirect=False, preload_content=False, assert_same_host=False,
+                    decode_content=False,  # the cap counts bytes received, never inflated ones
                 )
             except BaseException:
                 pool.close()
@@ -428,6 +476,7 @@ class Storage:
 
     def _fetch_data(self, url: str, dest: Path, what: str, limit: int) -> None:
         header, _, payload = url.partition(",")
+        header = header.lower()  # scheme, media type and parameters are case-insensitive
         if not header.startswith("data:audio/") or not header.endswith(";base64"):
             raise InputError(f"{what}: a data: URI must look like data:audio/<type>;base64,...")
         payload = re.sub(r"\s+", "", payload)
@@ -469,6 +518,12 @@ class Storage:
         log.info("uploaded %s (%d bytes, %s)", url, len(data), content_type)
         return url
 
+    def check_writable(self, place: OutputPlace) -> None:
+        """Prove the job's outputs can be written before any GPU time is spent on them: put an
+        empty object where they will go and remove it (the same errors as a real upload)."""
+        self.upload(place, WRITE_CHECK, b"", "application/octet-stream")
+        self.delete(place, WRITE_CHECK, quiet=True)
+
     def _write_failed(self, url: str, exc: BaseException) -> StorageError:
         return StorageError(
             f"could not write {url} after {self.settings.storage_attempts} attempts: "
@@ -481,15 +536,16 @@ class Storage:
             ExpiresIn=self.settings.presign_expiry,
         )
 
-    def delete(self, place: OutputPlace, name: str) -> bool:
+    def delete(self, place: OutputPlace, name: str, *, quiet: bool = False) -> bool:
         """Best effort (a few tries); False when the object could not be removed."""
         try:
             self._retry(f"deleting {place.url(name)}",
                         lambda: self.s3.delete_object(Bucket=place.bucket, Key=place.prefix + name))
         except Exception as exc:
-            log.error("could not delete %s after a failed job: %s", place.url(name), _describe(exc))
+            log.error("could not delete %s: %s", place.url(name), _describe(exc))
             return False
-        log.info("deleted %s (the job failed after uploading it)", place.url(name))
+        if not quiet:
+            log.info("deleted %s (the job failed after uploading it)", place.url(name))
         return True
 
 
@@ -516,11 +572,14 @@ class Publisher:
                     "(send output.bucket, set F5_OUTPUT_URL, or use s3:// inputs)"
                 )
             return PublishedFile(inline=base64.b64encode(data).decode("ascii"))
-        url = self.storage.upload(self.place, name, data, content_type)
+        # Recorded before the PUT: one that lands but times out on the client must still be
+        # rolled back (deleting a key that never landed is harmless).
         self.uploaded.append(name)
+        url = self.storage.upload(self.place, name, data, content_type)
         return PublishedFile(s3_url=url, presigned_url=self.storage.presign(self.place, name))
 
     def rollback(self) -> None:
+        """Delete every object this job tried to write (best effort, logged when it fails)."""
         if self.place is None:
             return
         for name in reversed(self.uploaded):

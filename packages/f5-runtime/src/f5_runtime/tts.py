@@ -379,21 +379,35 @@ class TTSEngine:
         return Synthesis(Audio(samples, SAMPLE_RATE), chunks, seed, calls, timings)
 
     def _run(self, batch, plans, ref, options, seed, waves, timings) -> int:
-        """Sample one batch (halving it on out-of-memory); returns the number of calls."""
+        """Sample one batch, halving it on out-of-memory; returns the number of calls.
+
+        The retry happens after the `except` block has been left: inside it the exception's
+        traceback keeps the failed attempt's tensors alive (so the retry would mostly run out
+        of memory again), and an error raised there would carry the OOM as its `__context__`,
+        which `worker.is_broken` reads as a broken GPU. Only the final outcome counts."""
         import torch
 
-        try:
-            self._sample(batch, plans, ref, options, seed, waves, timings)
-            return 1
-        except torch.OutOfMemoryError:
-            if len(batch) == 1:
-                raise EngineError("out of GPU memory for one chunk: send shorter text") from None
-            torch.cuda.empty_cache()
-            log.warning("out of memory for a batch of %d chunks: halving it", len(batch))
-            half = len(batch) // 2
-            return self._run(batch[:half], plans, ref, options, seed, waves, timings) + self._run(
-                batch[half:], plans, ref, options, seed, waves, timings
-            )
+        pending = [batch]
+        calls = 0
+        while pending:
+            part = pending.pop(0)
+            try:
+                self._sample(part, plans, ref, options, seed, waves, timings)
+                calls += 1
+                continue
+            except torch.OutOfMemoryError:
+                pass  # handled below, once the failed attempt's frames are released
+            if self.choice.is_cuda:
+                torch.cuda.empty_cache()
+            if len(part) == 1:
+                raise EngineError(
+                    "out of GPU memory for one chunk: send shorter text (or lower "
+                    "F5_TTS_BATCH_FRAMES if other work shares this GPU)"
+                )
+            log.warning("out of memory for a batch of %d chunks: halving it", len(part))
+            half = len(part) // 2
+            pending[:0] = [part[:half], part[half:]]
+        return calls
 
     def _sample(self, batch, plans, ref: PreparedReference, options, seed, waves, timings) -> None:
         import torch

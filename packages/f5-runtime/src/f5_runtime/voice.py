@@ -57,6 +57,7 @@ class VoiceEngines:
         language: str,
         options: SynthesisOptions,
         on_stage: StageCallback | None = None,
+        reference_language: str | None = None,
     ) -> Speech:
         """`reference` may also be the raw file bytes: a cached voice then skips decoding."""
         stage = on_stage or (lambda _name: None)
@@ -64,7 +65,9 @@ class VoiceEngines:
         try:
             stage("reference")
             started = time.perf_counter()
-            ref, cached = self.references(reference, reference_text, language)
+            if reference_language is None and reference_text is not None:
+                reference_language = language  # a given transcript: assumed in the text's
+            ref, cached = self.references(reference, reference_text, reference_language)
             timings["reference"] = time.perf_counter() - started
             log.info(
                 "reference %.1f s (%s%s): %r",

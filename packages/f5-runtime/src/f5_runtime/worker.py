@@ -8,7 +8,9 @@ handler is a thin edge: job dict in, `pipeline.run_job`, plain JSON out. Errors:
 - anything unexpected -> {"error": "<what failed, what to do> (job <id>)"} and the traceback
   in the log, never a bare traceback as the message;
 - a failure that leaves the GPU or the models unusable (WorkerBrokenError, CUDA errors) ->
-  also "refresh_worker": true, so RunPod replaces this worker after the job.
+  also "refresh_worker": true, so RunPod replaces this worker after the job;
+- SIGTERM during a job: it may finish within F5_STOP_GRACE_S, else it is abandoned and cleaned
+  up (shutdown.py) -> {"error": "... retry the job"}; no new job is taken either way.
 Progress goes to RunPod (`progress_update`) as each long stage starts (fetch, the engines'
 stages), never in the last moments before the result, and only on a real endpoint.
 
@@ -34,6 +36,7 @@ from f5_runtime.errors import (
     StorageError,
     UserError,
     WorkerBrokenError,
+    WorkerStopping,
 )
 
 if TYPE_CHECKING:
@@ -113,6 +116,9 @@ def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str
     """The job's error output: a message a user can act on, and refresh_worker when needed."""
     if isinstance(exc, UserError):
         return {"error": str(exc)}
+    if isinstance(exc, WorkerStopping):
+        log.warning("job %s abandoned: %s", job_id, exc)
+        return {"error": f"{exc} (job {job_id})"}
     if isinstance(exc, StorageError | ConfigError | ModelMissingError):
         log.error("job %s failed: %s", job_id, exc)
         return {"error": f"{exc} (job {job_id})"}
@@ -145,6 +151,7 @@ class Handler:
 
     def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
         from f5_runtime import pipeline
+        from f5_runtime.shutdown import job_stop_guard
 
         job_id = str(job.get("id") or "local")
         stage: list[str] = []
@@ -158,9 +165,10 @@ class Handler:
                     log.warning("progress update failed for job %s", job_id, exc_info=True)
 
         try:
-            result = pipeline.run_job(job.get("input"), job_id, engines=self.engines,
-                                      storage=self.storage, settings=self.settings,
-                                      on_stage=on_stage)
+            with job_stop_guard(self.settings.stop_grace_seconds):
+                result = pipeline.run_job(job.get("input"), job_id, engines=self.engines,
+                                          storage=self.storage, settings=self.settings,
+                                          on_stage=on_stage)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
@@ -197,8 +205,10 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
         handler.report = None  # local modes have no RunPod to send progress to
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
-    # RunPod stops workers with SIGTERM: exit through Python so that a running job still
-    # removes its temp dir and the outputs it already uploaded (Python's default just dies).
+    # RunPod stops workers with SIGTERM. The SDK's job loop and uvicorn (`serve`) replace this
+    # handler with their own graceful stop, and each job bounds it (shutdown.py); this one
+    # serves the SDK's --test_input mode, which has none: exit through Python at once, so the
+    # job still removes its temp dir and the outputs it uploaded (Python's default just dies).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     import runpod
 
