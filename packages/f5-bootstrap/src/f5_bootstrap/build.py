@@ -45,6 +45,8 @@ from f5_bootstrap.progress import Progress
 IMPORT_CHECK_TIMEOUT_S = 600  # importing flash_attn loads torch: slow on a network volume
 READER_JOIN_S = 5  # seconds to drain a finished tool's output (a grandchild may hold the pipe)
 TAIL_LINES = 15  # lines of a failed tool's output quoted in the error
+# The f5-runtime extra the image's worker needs (the RunPod SDK); a plain install leaves it out.
+RUNTIME_EXTRA = "runpod"
 
 HINTS = {
     "venv": "check that the image's Python ({python}) is intact and the volume is writable",
@@ -215,7 +217,7 @@ class Builder:
             link_mode = self.link_mode()
             self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
             cmd = [self.uv, "sync", "--frozen", "--no-dev", "--no-editable", "--inexact"]
-            cmd += ["--compile-bytecode", "--package", "f5-runtime"]
+            cmd += ["--compile-bytecode", "--package", "f5-runtime", "--extra", RUNTIME_EXTRA]
             self.run_tool("sync", cmd, env=self.uv_env(link_mode=link_mode), cwd=self.bundle)
 
     def healthcheck(self) -> None:
