@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from f5_bootstrap import __version__
+from f5_bootstrap import version
 from f5_bootstrap.config import Config
 from f5_bootstrap.envid import compute_env_id
 from f5_bootstrap.errors import BootstrapError
@@ -382,7 +382,7 @@ class Builder:
             "env_id": self.env_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "created_unix": time.time(),
-            "bootstrap_version": __version__,
+            "bootstrap_version": version(),
             "python": sys.version.split()[0],
             "interpreter": sys.executable,
             "bundle": str(self.bundle),
