@@ -44,20 +44,25 @@ def declared_version(package: str) -> str:
     return tomllib.loads(pyproject.read_text())["project"]["version"]
 
 
+# Prints "3 11 base" (or "... venv" inside a virtualenv, which the test must not build from).
+PROBE = ("import sys; "
+         "print(*sys.version_info[:2], 'base' if sys.prefix == sys.base_prefix else 'venv')")
+
+
 def find_python(minor: str) -> str | None:
-    """A working `python3.X`: on PATH (a pyenv shim only counts if it runs), else in pyenv's
-    versions, else in the usual system places."""
+    """A working base (not venv) `python3.X`: on PATH (a pyenv shim only counts if it runs),
+    else in pyenv's versions, else in the usual system places."""
     root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
     candidates = [shutil.which(f"python{minor}"), f"/usr/bin/python{minor}",
                   f"/usr/local/bin/python{minor}",
                   *sorted(glob.glob(f"{root}/versions/{minor}.*/bin/python{minor}"), reverse=True)]
     for candidate in filter(None, candidates):
         try:
-            out = subprocess.run([candidate, "-c", "import sys; print(*sys.version_info[:2])"],
-                                 capture_output=True, text=True, timeout=30)
+            out = subprocess.run([candidate, "-c", PROBE], capture_output=True, text=True,
+                                 timeout=30)
         except OSError:
             continue
-        if out.returncode == 0 and out.stdout.split() == minor.split("."):
+        if out.returncode == 0 and out.stdout.split() == [*minor.split("."), "base"]:
             return candidate
     return None
 
@@ -103,15 +108,22 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
+@pytest.fixture
+def venv(tmp_path: Path):
+    """Where the test venv goes; removed afterwards (8 GB when uv has to copy from its cache)."""
+    yield tmp_path / "venv"
+    shutil.rmtree(tmp_path / "venv", ignore_errors=True)
+
+
 @pytest.mark.parametrize("minor", PYTHONS)
 def test_installs_and_runs_outside_the_workspace(minor: str, dist: dict[str, Path],
-                                                 tmp_path: Path) -> None:
+                                                 venv: Path, tmp_path: Path) -> None:
     python = find_python(minor)
     if python is None:
         pytest.skip(f"no Python {minor} interpreter here (looked for python{minor} on PATH, in "
                     f"pyenv's versions and /usr/bin): install one to check the {minor} install")
     uv_bin, timings = uv.find_uv_bin(), {}
-    venv, work = tmp_path / "venv", tmp_path / "work"
+    work = tmp_path / "work"
     work.mkdir()
     runtime_wheel, bootstrap_wheel = str(dist["f5-runtime"]), str(dist["f5-bootstrap"])
     with_extra = f"f5-runtime[runpod] @ {dist['f5-runtime'].as_uri()}"
