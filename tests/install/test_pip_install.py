@@ -51,11 +51,15 @@ PROBE = ("import sys; "
 
 def find_python(minor: str) -> str | None:
     """A working base (not venv) `python3.X`: on PATH (a pyenv shim only counts if it runs),
-    else in pyenv's versions, else in the usual system places."""
+    in the usual system places, in pyenv's versions, or installed by `uv python install`."""
     root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    managed = subprocess.run(
+        [uv.find_uv_bin(), "python", "find", "--python-preference", "only-managed", minor],
+        capture_output=True, text=True, env=uv_env(), timeout=60).stdout.strip()
     candidates = [shutil.which(f"python{minor}"), f"/usr/bin/python{minor}",
                   f"/usr/local/bin/python{minor}",
-                  *sorted(glob.glob(f"{root}/versions/{minor}.*/bin/python{minor}"), reverse=True)]
+                  *sorted(glob.glob(f"{root}/versions/{minor}.*/bin/python{minor}"), reverse=True),
+                  managed]
     for candidate in filter(None, candidates):
         try:
             out = subprocess.run([candidate, "-c", PROBE], capture_output=True, text=True,
@@ -121,7 +125,8 @@ def test_installs_and_runs_outside_the_workspace(minor: str, dist: dict[str, Pat
     python = find_python(minor)
     if python is None:
         pytest.skip(f"no Python {minor} interpreter here (looked for python{minor} on PATH, in "
-                    f"pyenv's versions and /usr/bin): install one to check the {minor} install")
+                    f"/usr/bin, pyenv's versions and uv's): install one (e.g. `uv python "
+                    f"install {minor}`) to check the {minor} install")
     uv_bin, timings = uv.find_uv_bin(), {}
     work = tmp_path / "work"
     work.mkdir()
