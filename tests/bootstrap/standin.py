@@ -1,8 +1,9 @@
 """A tiny stand-in for the real workspace: the bundle the bootstrap tests build envs from.
 
 The stand-in `f5-runtime` implements the runtime contract (healthcheck, fetch-models,
-worker) with one small PyPI dependency (six), and reports what happened through files named
-by F5_TEST_* variables, so tests can count builds and see what the exec'd worker got.
+worker) with one small PyPI dependency (six, in a `runpod` extra like the real runtime's
+SDK), and reports what happened through files named by F5_TEST_* variables, so tests can
+count builds and see what the exec'd worker got.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ RUNTIME_PYPROJECT = f"""\
 name = "f5-runtime"
 version = "0.1.0"
 requires-python = ">=3.11"
-dependencies = ["{DEPENDENCY}"]
+dependencies = []
+
+# As in the real runtime, the worker's dependency is an extra: the stand-in imports it on every
+# command, so an env synced without `--extra runpod` fails its healthcheck.
+[project.optional-dependencies]
+runpod = ["{DEPENDENCY}"]
 
 [build-system]
 requires = ["hatchling"]

@@ -6,10 +6,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-from f5_bootstrap import __version__
 from f5_bootstrap.config import DEFAULT_FLASH_ATTN_URL, Config, detect_volume
 from f5_bootstrap.envid import compute_env_id
 from f5_bootstrap.errors import EXIT_CODES, BootstrapError
@@ -17,6 +17,7 @@ from f5_bootstrap.errors import EXIT_CODES, BootstrapError
 from .conftest import BOOTSTRAP, Bootstrap
 
 README = Path(__file__).resolve().parents[2] / "packages/f5-bootstrap/README.md"
+PYPROJECT = README.with_name("pyproject.toml")
 
 
 def test_defaults_find_the_checkout_and_the_local_volume(repo_root: Path) -> None:
@@ -108,13 +109,24 @@ def test_readme_documents_every_exit_code() -> None:
 
 def test_version_help_and_bad_usage() -> None:
     version = subprocess.run([*BOOTSTRAP, "--version"], capture_output=True, text=True)
-    assert version.returncode == 0 and version.stdout.strip() == f"f5-bootstrap {__version__}"
+    # The one version source is the package's metadata (from its pyproject.toml).
+    expected = tomllib.loads(PYPROJECT.read_text())["project"]["version"]
+    assert version.returncode == 0 and version.stdout.strip() == f"f5-bootstrap {expected}"
     helped = subprocess.run([*BOOTSTRAP, "--help"], capture_output=True, text=True)
     assert helped.returncode == 0
     for command in ("run", "provision", "status", "gc"):
         assert command in helped.stdout
     bad = subprocess.run([*BOOTSTRAP, "launch"], capture_output=True, text=True)
     assert bad.returncode == 2
+
+
+def test_version_is_read_only_when_asked_for() -> None:
+    """`run`'s warm path parses the command line: it must not pay for importlib.metadata."""
+    code = ("import sys, f5_bootstrap.cli as cli\n"
+            "cli.build_parser().parse_args(['run', '--dry-run'])\n"
+            "print('importlib.metadata' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "False", result.stderr
 
 
 def test_console_script_is_installed() -> None:

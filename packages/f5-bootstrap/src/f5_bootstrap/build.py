@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from f5_bootstrap import __version__
+from f5_bootstrap import version
 from f5_bootstrap.config import Config
 from f5_bootstrap.envid import compute_env_id
 from f5_bootstrap.errors import BootstrapError
@@ -45,6 +45,8 @@ from f5_bootstrap.progress import Progress
 IMPORT_CHECK_TIMEOUT_S = 600  # importing flash_attn loads torch: slow on a network volume
 READER_JOIN_S = 5  # seconds to drain a finished tool's output (a grandchild may hold the pipe)
 TAIL_LINES = 15  # lines of a failed tool's output quoted in the error
+# The f5-runtime extra the image's worker needs (the RunPod SDK); a plain install leaves it out.
+RUNTIME_EXTRA = "runpod"
 
 HINTS = {
     "venv": "check that the image's Python ({python}) is intact and the volume is writable",
@@ -215,7 +217,7 @@ class Builder:
             link_mode = self.link_mode()
             self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
             cmd = [self.uv, "sync", "--frozen", "--no-dev", "--no-editable", "--inexact"]
-            cmd += ["--compile-bytecode", "--package", "f5-runtime"]
+            cmd += ["--compile-bytecode", "--package", "f5-runtime", "--extra", RUNTIME_EXTRA]
             self.run_tool("sync", cmd, env=self.uv_env(link_mode=link_mode), cwd=self.bundle)
 
     def healthcheck(self) -> None:
@@ -380,7 +382,7 @@ class Builder:
             "env_id": self.env_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "created_unix": time.time(),
-            "bootstrap_version": __version__,
+            "bootstrap_version": version(),
             "python": sys.version.split()[0],
             "interpreter": sys.executable,
             "bundle": str(self.bundle),

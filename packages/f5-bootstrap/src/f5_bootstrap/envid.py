@@ -16,7 +16,7 @@ from pathlib import Path
 from f5_bootstrap.config import RUNTIME_PACKAGE
 
 # Bump when the way envs are built changes (uv flags, layout inside the env).
-BUILD_RECIPE = "1"
+BUILD_RECIPE = "2"  # 2: f5-runtime synced with its runpod extra
 ENV_ID_LENGTH = 16  # hex digits
 
 

@@ -17,7 +17,7 @@ import importlib
 import logging
 import sys
 
-from f5_runtime import __version__
+from f5_runtime import version
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="f5-runtime", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"f5-runtime {__version__}")
+    parser.add_argument("--version", action="version", version=f"f5-runtime {version()}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():

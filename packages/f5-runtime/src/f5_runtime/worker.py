@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import signal
 import sys
@@ -222,11 +223,22 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def require_runpod_sdk() -> None:
+    """The worker needs the RunPod SDK, an extra of the package: say how to get it before any
+    model is loaded. (A plain `pip install f5-runtime` serves `synth` and `align` without it.)"""
+    if importlib.util.find_spec("runpod") is None:
+        raise ConfigError(
+            "the RunPod SDK (package `runpod`) is not installed: install f5-runtime with its "
+            "runpod extra, `pip install 'f5-runtime[runpod]'` (or `pip install runpod`)"
+        )
+
+
 def start(rp_argv: list[str], what: str) -> int:
     """`run` with the settings from the environment; 2 (and why, logged) if it cannot start."""
     from f5_runtime.config import Settings
 
     try:
+        require_runpod_sdk()
         return run(Settings.from_env(), rp_argv)
     except (ConfigError, ModelMissingError) as exc:
         log.error("cannot start the %s: %s", what, exc)
