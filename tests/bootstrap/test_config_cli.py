@@ -100,6 +100,19 @@ def test_env_id_follows_what_decides_the_env(tmp_path: Path, bundle: Path) -> No
     assert compute_env_id(copy) == base
 
 
+def test_env_id_ignores_the_interpreter_build_string(
+    bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuilt base image carries the same Python release with another build date and
+    compiler in `sys.version`: same env. Another release is another env."""
+    base = compute_env_id(bundle)
+    monkeypatch.setattr(sys, "version", "3.11.7 (main, Jan  1 2031, 00:00:00) [GCC 99.1.0]")
+    assert compute_env_id(bundle) == base
+    major, minor, micro = sys.version_info[:3]
+    monkeypatch.setattr(sys, "version_info", (major, minor, micro + 1, "final", 0))
+    assert compute_env_id(bundle) != base
+
+
 def test_readme_documents_every_exit_code() -> None:
     text = README.read_text()
     for step, code in EXIT_CODES.items():

@@ -289,6 +289,7 @@ class Builder:
             stdin=subprocess.DEVNULL,
             text=True,
             errors="replace",
+            start_new_session=True,  # its own process group: killed whole (see below)
         )
         assert proc.stdout is not None
         stdout = proc.stdout
@@ -309,9 +310,10 @@ class Builder:
                 step, f"`{shlex.join(cmd[:4])} ...` timed out after {timeout_s:.0f} s", ""
             ) from None
         finally:
-            if proc.poll() is None:  # timed out, or interrupted (SIGTERM): the tool goes too
-                proc.kill()
-                proc.wait()
+            # Timed out, interrupted (SIGTERM), or done but with children left behind: the
+            # whole group goes, so that no uv child keeps writing into a staging dir that is
+            # about to be removed.
+            kill_process_group(proc)
             reader.join(timeout=READER_JOIN_S)
         if returncode != 0:
             hint = HINTS.get(step, "").format(
@@ -360,6 +362,16 @@ class Builder:
                 )
                 result["installed"] = True
             except BootstrapError as exc:
+                if self.config.flash_attn_sha256 and "hash mismatch" in exc.message.lower():
+                    # The operator named the exact wheel: another one is an error, not a
+                    # reason to fall back (a tampered or wrong download must stop the build).
+                    raise BootstrapError(
+                        "flash-attn",
+                        f"the flash-attn wheel at {url} does not match F5_FLASH_ATTN_SHA256="
+                        f"{self.config.flash_attn_sha256}: {exc.message}",
+                        "check F5_FLASH_ATTN_URL and F5_FLASH_ATTN_SHA256 (the sha256 of the "
+                        "wheel file), or unset the sha256 to install without checking",
+                    ) from None
                 result["error"] = exc.message
                 self.progress(
                     "flash-attn is not usable; the runtime will use PyTorch attention "
@@ -403,6 +415,13 @@ class Builder:
                 return
             raise BootstrapError("finalize", f"could not move the env into place: {exc}") from exc
         self.progress(f"env {self.env_id} complete: {marker['size_bytes'] / 1e9:.2f} GB")
+
+
+def kill_process_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the tool's process group (it leads one: start_new_session) and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def tree_size(path: Path) -> int:

@@ -32,10 +32,24 @@ def bundle_files(bundle: Path) -> list[Path]:
 
 
 def interpreter_identity() -> str:
-    """The interpreter the env's bin/python points at: version, ABI, platform, location."""
-    machine = os.uname().machine
+    """The interpreter the env's bin/python points at: version, ABI, platform, location.
+
+    Not `sys.version`: it carries the build date and compiler, which change with every
+    rebuild of the same Python release (a new base image) without changing what the env
+    needs. What does matter: the release (wheels and bytecode are per version), the
+    implementation's cache tag, the ABI flags, the platform, and where the interpreter lives
+    (the env's bin/python is a link to it).
+    """
+    version = ".".join(str(part) for part in sys.version_info[:3])
     return "|".join(
-        (sys.version, sys.implementation.cache_tag or "", sys.platform, machine, sys.base_prefix)
+        (
+            version,
+            sys.implementation.cache_tag or "",
+            sys.abiflags,
+            sys.platform,
+            os.uname().machine,
+            sys.base_prefix,
+        )
     )
 
 
