@@ -27,7 +27,23 @@ def test_defaults_find_the_checkout_and_the_local_volume(repo_root: Path) -> Non
     assert config.uv_cache_dir == config.root / "cache" / "uv"
     assert config.root == config.volume / "f5tts"
     if not Path("/runpod-volume").is_mount() and not Path("/workspace").is_mount():
-        assert detect_volume({}) == Path("~/.cache/f5tts").expanduser()
+        assert detect_volume({}) == Path("~/.cache").expanduser()
+        assert config.root == Path("~/.cache/f5tts").expanduser()  # not ~/.cache/f5tts/f5tts
+
+
+@pytest.mark.parametrize(
+    "env", [{}, {"F5_VOLUME": "/mnt/somewhere"}, {"F5_VOLUME": "~/vol", "RUNPOD_POD_ID": "x"}]
+)
+def test_runtime_default_root_is_the_bootstraps(env: dict[str, str]) -> None:
+    """One rule for where the project lives: the runtime without the bootstrap agrees."""
+    from f5_runtime.config import Settings
+
+    settings = Settings.from_env(env)
+    config = Config.from_env(env)
+    assert settings.root == config.root
+    assert settings.models_dir == config.root / "models"
+    assert settings.locks_dir == config.root / "locks"
+    assert settings.root.name == "f5tts" and settings.root.parent.name != "f5tts"
 
 
 def test_explicit_settings(tmp_path: Path, bundle: Path) -> None:

@@ -16,7 +16,7 @@ from f5_bootstrap.errors import BootstrapError
 PROJECT_DIR = "f5tts"  # the project's root directory under the volume
 SERVERLESS_VOLUME = Path("/runpod-volume")  # where RunPod mounts a network volume on workers
 POD_VOLUME = Path("/workspace")  # ... and on pods
-LOCAL_VOLUME = Path("~/.cache/f5tts")  # a laptop or a RunPod Hub test: no network volume
+LOCAL_VOLUME = Path("~/.cache")  # a laptop or a RunPod Hub test: the project in ~/.cache/f5tts
 RUNTIME_PACKAGE = "packages/f5-runtime"  # the runtime's directory inside the bundle
 
 DEFAULT_LOCK_TIMEOUT_S = 1800.0  # how long to wait for another builder before giving up
@@ -94,6 +94,11 @@ def detect_volume(env: Mapping[str, str]) -> Path:
     if os.path.ismount(POD_VOLUME) or on_pod:
         return POD_VOLUME
     return LOCAL_VOLUME.expanduser()
+
+
+def default_root(env: Mapping[str, str]) -> Path:
+    """<volume>/f5tts: the one rule for where the project lives, for both packages."""
+    return detect_volume(env) / PROJECT_DIR
 
 
 def is_bundle(path: Path) -> bool:

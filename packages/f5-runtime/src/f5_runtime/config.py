@@ -3,7 +3,8 @@
 Every field says which variable sets it. A bad value raises ConfigError naming the variable
 and what would be valid, so a misconfigured endpoint fails at start, not on the first job.
 The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); without it the
-same layout is used under a mounted /runpod-volume or /workspace, else under ~/.cache/f5tts.
+same layout is used at the bootstrap's default root (f5_bootstrap.config.default_root: a
+mounted /runpod-volume or /workspace, else ~/.cache/f5tts), so both always agree.
 """
 
 from __future__ import annotations
@@ -13,19 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from f5_bootstrap.config import default_root
+
 from f5_runtime.errors import ConfigError
 
-DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
-
-
-def _default_root(env: Mapping[str, str]) -> Path:
-    if env.get("F5_VOLUME"):
-        return Path(env["F5_VOLUME"]) / "f5tts"
-    for mount in ("/runpod-volume", "/workspace"):
-        if os.path.ismount(mount):
-            return Path(mount) / "f5tts"
-    return DEFAULT_VOLUME / "f5tts"
 
 
 class _Env:
@@ -155,7 +148,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         e = _Env(env)
-        root = _default_root(env)
+        root = default_root(env)
         languages = tuple(x.strip() for x in e.str("F5_LANGUAGES", "en").split(",") if x.strip())
         models_dir = e.path("F5_MODELS_DIR", root / "models")
         nltk_data = e.str("NLTK_DATA", "").split(os.pathsep)[0]
