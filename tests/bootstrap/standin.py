@@ -79,7 +79,9 @@ def main(argv):
         with open(os.environ["F5_TEST_WORKER_OUT"], "w") as f:
             json.dump({"argv": sys.argv, "args": argv[1:], "env": dict(os.environ),
                        "cwd": os.getcwd(), "pid": os.getpid(), "prefix": sys.prefix,
-                       "executable": sys.executable, "six": six.__version__}, f)
+                       "executable": sys.executable, "six": six.__version__,
+                       "runtime_file": __file__, "runtime_doc": sys.modules["f5_runtime"].__doc__},
+                      f)
         return 0
     return 2
 

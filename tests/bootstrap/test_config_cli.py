@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from f5_bootstrap import __version__
 from f5_bootstrap.config import DEFAULT_FLASH_ATTN_URL, Config, detect_volume
-from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.envid import compute_env_id, release_of
 from f5_bootstrap.errors import EXIT_CODES, BootstrapError
 
-from .conftest import BOOTSTRAP, Bootstrap
+from . import standin
+from .conftest import BOOTSTRAP, Bootstrap, clean_environ
 
 README = Path(__file__).resolve().parents[2] / "packages/f5-bootstrap/README.md"
 
@@ -88,32 +89,42 @@ def test_no_bundle_outside_a_checkout_says_what_to_set(tmp_path: Path) -> None:
     assert "set F5_BUNDLE" in caught.value.hint
 
 
-def test_env_id_follows_what_decides_the_env(tmp_path: Path, bundle: Path) -> None:
+def test_env_id_follows_the_runtimes_resolution_code_id_its_code(
+    tmp_path: Path, bundle: Path, uv_bin: str, uv_cache: Path
+) -> None:
+    """The env changes with what the runtime installs from the lock, and nothing else; the
+    code-id with the workspace code the runtime runs."""
     copy = tmp_path / "bundle"
     shutil.copytree(bundle, copy)
-    base = compute_env_id(copy)
-    assert re.fullmatch(r"[0-9a-f]{16}", base)
-    assert compute_env_id(copy) == base  # stable
+    base = release_of(copy, (), None)
+    assert re.fullmatch(r"[0-9a-f]{16}", base.env_id)
+    assert re.fullmatch(r"[0-9a-f]{16}", base.code_id)
+    assert base.members == ("packages/f5-runtime",)
+    assert release_of(copy, (), None) == base  # stable
+    assert release_of(copy, ["flash-attn=URL"], None).env_id != base.env_id
+    # Not part of either: bytecode, docs.
     pycache = copy / "packages/f5-runtime/src/f5_runtime/__pycache__"
     pycache.mkdir(exist_ok=True)
     (pycache / "x.cpython-311.pyc").write_bytes(b"\0")
     (copy / "README.md").write_text("docs do not change the env")
-    assert compute_env_id(copy) == base
-    assert compute_env_id(copy, ["flash-attn=URL"]) != base
-    changes = [
-        copy / "uv.lock",
-        copy / "pyproject.toml",
-        copy / "packages/f5-runtime/pyproject.toml",
-        copy / "packages/f5-runtime/src/f5_runtime/__main__.py",
-    ]
-    seen = {base}
-    for path in changes:
-        original = path.read_bytes()
-        path.write_bytes(original + b"\n# changed\n")
-        seen.add(compute_env_id(copy))
-        path.write_bytes(original)
-    assert len(seen) == 1 + len(changes)
-    assert compute_env_id(copy) == base
+    assert release_of(copy, (), None) == base
+    # Code: a new code-id, the same env.
+    main = copy / "packages/f5-runtime/src/f5_runtime/__main__.py"
+    main.write_text(main.read_text() + "\n# changed\n")
+    code_only = release_of(copy, (), None)
+    assert code_only.env_id == base.env_id and code_only.code_id != base.code_id
+    # A version bump and a new dev tool, relocked: the runtime installs the same packages.
+    relock = clean_environ(UV_CACHE_DIR=str(uv_cache))
+    standin.write_bundle(copy, root_extra='\n[dependency-groups]\ndev = ["six"]\n')
+    runtime = copy / "packages/f5-runtime/pyproject.toml"
+    runtime.write_text(runtime.read_text().replace('version = "0.1.0"', 'version = "0.2.0"'))
+    standin.lock_bundle(copy, uv_bin, relock)
+    assert 'version = "0.2.0"' in (copy / "uv.lock").read_text()
+    assert release_of(copy, (), None).env_id == base.env_id
+    # Another version of a dependency: another env.
+    runtime.write_text(runtime.read_text().replace(standin.DEPENDENCY, "six==1.16.0"))
+    standin.lock_bundle(copy, uv_bin, relock)
+    assert release_of(copy, (), None).env_id != base.env_id
 
 
 def test_env_id_ignores_the_interpreter_build_string(

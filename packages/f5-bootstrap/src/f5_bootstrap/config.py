@@ -19,6 +19,15 @@ POD_VOLUME = Path("/workspace")  # ... and on pods
 LOCAL_VOLUME = Path("~/.cache")  # a laptop or a RunPod Hub test: the project in ~/.cache/f5tts
 RUNTIME_PACKAGE = "packages/f5-runtime"  # the runtime's directory inside the bundle
 
+# The runtime's settings that decide which models it loads (see f5-runtime's README).
+MODEL_VARIABLES = (
+    "F5_LOAD_FORMAT",
+    "F5_TTS_MODEL",
+    "F5_LANGUAGES",
+    "F5_ASR_MODEL",
+    "F5_ALIGN_MODELS",
+)
+
 DEFAULT_LOCK_TIMEOUT_S = 1800.0  # how long to wait for another builder before giving up
 DEFAULT_STALE_LOCK_S = 60.0  # a holder whose heartbeat is older than this is dead
 DEFAULT_GC_KEEP_HOURS = 72.0  # gc removes envs unused for longer than this
@@ -41,6 +50,9 @@ class Config:
     uv_cache_dir: Path  # F5_UV_CACHE_DIR: default <root>/cache/uv, beside the envs
     uv_bin: str | None  # F5_UV: the uv binary; else the `uv` package's, else PATH
     uv_link_mode: str  # F5_UV_LINK_MODE: auto (hardlink when it works, else copy) | copy | hardlink
+    # The runtime's variables that choose its models (MODEL_VARIABLES), as set: a change
+    # makes `run` fetch the models of the new choice before it execs the worker.
+    model_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -81,6 +93,7 @@ class Config:
             else volume / PROJECT_DIR / "cache" / "uv",
             uv_bin=env.get("F5_UV") or None,
             uv_link_mode=_choice(env, "F5_UV_LINK_MODE", ("auto", "copy", "hardlink")),
+            model_settings=tuple((name, env.get(name, "").strip()) for name in MODEL_VARIABLES),
         )
 
 
