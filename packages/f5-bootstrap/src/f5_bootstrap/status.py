@@ -89,7 +89,7 @@ def env_entries(config: Config, current_env_id: str | None) -> list[dict]:
     entries = []
     for _path, entry in _entries(layout.envs, "env_id", current_env_id):
         marker = entry.pop("_marker")
-        holder = lock_holder(layout.env_lock(entry["env_id"]), config.stale_lock_s)
+        holder = lock_holder(layout.env_lock(entry["env_id"]))
         entry.update(
             in_use=in_use(layout, entry["env_id"]),
             flash_attn=marker.get("flash_attn") if marker else None,

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from f5_bootstrap.config import default_root
+from f5_bootstrap.config import DEFAULT_STALE_LOCK_S, default_root
 
 from f5_runtime.errors import ConfigError
 
@@ -113,6 +113,8 @@ class Settings:
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
     locks_dir: Path  # lock files, e.g. models.lock        F5_LOCKS_DIR (default <root>/locks)
+    # a lock holder whose heartbeat has not moved for this long is dead (f5_bootstrap.lock)
+    lock_stale_s: float  # F5_LOCK_STALE_S (default: f5-bootstrap's)
     # per-language aligner instead of WhisperX's default: (("nl", "org/repo"), ("en", "/dir"))
     align_models: tuple[tuple[str, str], ...]  # F5_ALIGN_MODELS="nl=org/repo,en=/dir"
     hf_endpoint: str  # Hub that fetch-models downloads from          HF_ENDPOINT
@@ -168,6 +170,7 @@ class Settings:
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",
             locks_dir=e.path("F5_LOCKS_DIR", root / "locks"),
+            lock_stale_s=e.float("F5_LOCK_STALE_S", DEFAULT_STALE_LOCK_S),
             align_models=_align_models(e.str("F5_ALIGN_MODELS", "")),
             hf_endpoint=e.str("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
             models_mirror=(e.opt("F5_MODELS_MIRROR") or "").rstrip("/") or None,
