@@ -74,7 +74,7 @@ def main(argv):
         os.makedirs(models, exist_ok=True)
         with open(os.path.join(models, "stand-in.txt"), "w") as f:
             f.write(six.__version__)
-        return 0
+        return int(os.environ.get("F5_TEST_FETCH_EXIT", "0"))
     if command == "worker":
         with open(os.environ["F5_TEST_WORKER_OUT"], "w") as f:
             json.dump({"argv": sys.argv, "args": argv[1:], "env": dict(os.environ),

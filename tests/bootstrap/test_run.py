@@ -181,3 +181,32 @@ def test_link_mode(bootstrap: Bootstrap, mode: str, shared_inode: bool) -> None:
     [env_id] = bootstrap.env_dirs()
     six = bootstrap.root / "envs" / env_id / "lib/python3.11/site-packages/six.py"
     assert (six.stat().st_nlink > 1) is shared_inode
+
+
+def test_changed_model_settings_fetch_before_the_worker_starts(bootstrap: Bootstrap) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    assert bootstrap.events() == ["healthcheck", "fetch-models offline=0"]
+    warm = bootstrap.run("run")
+    assert warm.returncode == 0 and "f5-bootstrap" not in warm.stdout  # same models: warm
+    changed = bootstrap.run("run", F5_LANGUAGES="en,nl")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "fetch-models ... (models " in changed.stdout and "F5_LANGUAGES=en,nl" in changed.stdout
+    assert bootstrap.events()[-1] == "fetch-models offline=0"
+    assert worker_report(bootstrap)["env"]["F5_LANGUAGES"] == "en,nl"
+    assert bootstrap.builds() == 1  # the env and code were not touched
+    assert bootstrap.status(F5_LANGUAGES="en,nl")["current_models_ready"]
+    assert not bootstrap.status(F5_LANGUAGES="de")["current_models_ready"]
+
+
+def test_a_failed_model_fetch_still_starts_the_worker(bootstrap: Bootstrap) -> None:
+    """`run`: the worker answers jobs with what is missing; `provision` fails (exit 7)."""
+    assert bootstrap.run("provision").returncode == 0
+    failing = {"F5_LANGUAGES": "xx", "F5_TEST_FETCH_EXIT": "1"}
+    provisioned = bootstrap.run("provision", **failing)
+    assert provisioned.returncode == 7
+    assert "fetch-models failed" in provisioned.stderr
+    served = bootstrap.run("run", "--", "go", **failing)
+    assert served.returncode == 0, served.stdout + served.stderr
+    assert "starting the worker anyway" in served.stdout
+    assert worker_report(bootstrap)["args"] == ["go"]
+    assert not bootstrap.status(**failing)["current_models_ready"]
