@@ -160,6 +160,12 @@ def test_damaged_env_is_rebuilt(bootstrap: Bootstrap, damage: str) -> None:
     subprocess.run([python, "-c", "import six"], check=True)
 
 
+def test_dummy_weights_fetch_nothing_and_still_mark_the_models(bootstrap: Bootstrap) -> None:
+    result = bootstrap.run("provision", F5_LOAD_FORMAT="dummy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert bootstrap.status(F5_LOAD_FORMAT="dummy")["current_models_ready"]
+
+
 def test_provision_is_idempotent(bootstrap: Bootstrap) -> None:
     assert bootstrap.run("provision").returncode == 0
     again = bootstrap.run("provision")

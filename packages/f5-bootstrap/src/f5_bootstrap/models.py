@@ -23,6 +23,7 @@ from pathlib import Path
 
 from f5_bootstrap.config import Config
 from f5_bootstrap.contract import runtime_argv, runtime_env
+from f5_bootstrap.errors import BootstrapError
 from f5_bootstrap.layout import Layout
 from f5_bootstrap.progress import Progress
 
@@ -81,6 +82,10 @@ def ensure_models(
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         staging = marker.with_name(f"{marker.name}.{uuid.uuid4().hex[:8]}")
-        staging.write_text(json.dumps(body, indent=2) + "\n")
-        os.replace(staging, marker)
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)  # dummy weights fetch nothing
+            staging.write_text(json.dumps(body, indent=2) + "\n")
+            os.replace(staging, marker)
+        except OSError as exc:
+            raise BootstrapError("finalize", f"could not write {marker}: {exc}") from exc
     progress(f"fetch-models done in {time.monotonic() - started:.1f} s")
