@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +48,7 @@ def runtime_resolution(bundle: Path, memo_dir: Path | None) -> Resolution:
     if memo is not None:
         with contextlib.suppress(OSError):  # a read-only volume just parses every time
             memo.parent.mkdir(parents=True, exist_ok=True)
-            staging = memo.with_name(f".{memo.name}.{uuid.uuid4().hex[:8]}")
+            staging = memo.with_name(f".{memo.name}.{os.uname().nodename}-{os.getpid()}")
             body = {"lock_sha256": key, **resolution.__dict__, "members": list(resolution.members)}
             staging.write_text(json.dumps(body))
             os.replace(staging, memo)

@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 
 from f5_bootstrap.config import Config
@@ -81,7 +80,7 @@ def ensure_models(
             "code_dir": str(code_dir),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        staging = marker.with_name(f"{marker.name}.{uuid.uuid4().hex[:8]}")
+        staging = marker.with_name(f"{marker.name}.{os.uname().nodename}-{os.getpid()}")
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)  # dummy weights fetch nothing
             staging.write_text(json.dumps(body, indent=2) + "\n")

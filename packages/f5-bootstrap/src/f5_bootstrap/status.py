@@ -57,8 +57,9 @@ def last_used(path: Path, marker: dict | None) -> float:
     return path.stat().st_mtime
 
 
-def _entries(parent: Path, id_key: str, current_id: str | None) -> list[tuple[Path, dict]]:
-    """(dir, common fields) for each env or code dir under `parent` (staging ones included)."""
+def _entries(parent: Path, id_key: str, current_id: str | None) -> list[dict]:
+    """The fields common to env and code dirs, for each under `parent` (staging included);
+    `_marker` is the marker of a complete one, for the caller to take more from."""
     out = []
     for path in sorted(parent.iterdir()) if parent.is_dir() else []:
         name = path.name
@@ -79,7 +80,7 @@ def _entries(parent: Path, id_key: str, current_id: str | None) -> list[tuple[Pa
             "created": marker.get("created") if complete else None,
             "last_used": last_used(path, marker),
         }
-        out.append((path, {**fields, "_marker": marker if complete else None}))
+        out.append({**fields, "_marker": marker if complete else None})
     return out
 
 
@@ -87,7 +88,7 @@ def env_entries(config: Config, current_env_id: str | None) -> list[dict]:
     """One dict per env dir on the volume."""
     layout = Layout(config.root)
     entries = []
-    for _path, entry in _entries(layout.envs, "env_id", current_env_id):
+    for entry in _entries(layout.envs, "env_id", current_env_id):
         marker = entry.pop("_marker")
         holder = lock_holder(layout.env_lock(entry["env_id"]))
         entry.update(
@@ -103,7 +104,7 @@ def code_entries(config: Config, current_code_id: str | None) -> list[dict]:
     """One dict per code dir (a release's own code) on the volume."""
     layout = Layout(config.root)
     entries = []
-    for _path, entry in _entries(layout.code, "code_id", current_code_id):
+    for entry in _entries(layout.code, "code_id", current_code_id):
         marker = entry.pop("_marker")
         entry.update(
             in_use=in_use(layout, code_lock_name(entry["code_id"])),
