@@ -32,7 +32,7 @@ from f5_bootstrap.layout import (
     STAGING_PREFIX,
     Layout,
     env_python,
-    is_complete,
+    find_complete_env,
     read_marker,
     tree_size,
 )
@@ -105,22 +105,23 @@ def ensure_env(
     config: Config, bundle: Path, layout: Layout, env_id: str, code_dir: Path, progress: Progress
 ) -> Path:
     """check -> lock -> check again -> remove what a crashed build left -> build."""
-    env_dir = layout.env_dir(env_id)
-    if is_complete(env_dir, env_id):
+    found = find_complete_env(layout, env_id)
+    if found is not None:
         progress("env is complete")
-        return env_dir
+        return found
     lock = VolumeLock(
         layout.env_lock(env_id), what=f"building env {env_id}", stale_s=config.stale_lock_s,
         log=progress,
     )
     lock.acquire(config.lock_timeout_s)
     with lock:
-        if is_complete(env_dir, env_id):
+        found = find_complete_env(layout, env_id)
+        if found is not None:
             progress("env was completed by another process while we waited")
-            return env_dir
+            return found
         remove_half_built(layout, env_id, progress)
         Builder(config, bundle, layout, env_id, progress, code_dir=code_dir).build()
-    return env_dir
+    return layout.env_dir(env_id)
 
 
 def terminate_cleanly() -> signal.Handlers | object | None:

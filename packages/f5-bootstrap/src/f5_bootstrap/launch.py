@@ -19,7 +19,7 @@ from f5_bootstrap.config import Config
 from f5_bootstrap.contract import CODE_PATH_VARIABLE, CONTRACT_VARIABLES, runtime_argv, runtime_env
 from f5_bootstrap.envid import current_release
 from f5_bootstrap.errors import BootstrapError
-from f5_bootstrap.layout import LAST_USED, Layout, code_is_complete, is_complete
+from f5_bootstrap.layout import LAST_USED, Layout, code_is_complete, find_complete_env
 from f5_bootstrap.models import models_key, models_ready
 
 
@@ -51,20 +51,20 @@ def mark_used(path: Path) -> None:
 def run(config: Config, args: list[str], *, dry_run: bool = False, out: TextIO = sys.stdout) -> int:
     layout = Layout(config.root)
     release = current_release(config)
-    env_dir = layout.env_dir(release.env_id)
     code_dir = layout.code_dir(release.code_id)
     if not dry_run:
         hold_in_use(layout, release.env_id)
         hold_in_use(layout, code_lock_name(release.code_id))
+    env_dir = find_complete_env(layout, release.env_id)
     ready = (
-        is_complete(env_dir, release.env_id)
+        env_dir is not None
         and code_is_complete(code_dir, release.code_id)
         and models_ready(layout, models_key(config, release.env_id, code_dir))
     )
-    if not ready:
+    if env_dir is None or not ready:
         from f5_bootstrap.build import provision  # the cold path only
 
-        provision(config, serving=True)
+        env_dir, code_dir = provision(config, serving=True)
     mark_used(env_dir)
     mark_used(code_dir)
     argv = runtime_argv(env_dir, "worker", *args)

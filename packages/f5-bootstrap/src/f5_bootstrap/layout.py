@@ -102,6 +102,13 @@ def is_complete(env_dir: Path, env_id: str) -> bool:
     return marker is not None and marker.get("env_id") == env_id and env_python(env_dir).exists()
 
 
+def find_complete_env(layout: Layout, env_id: str) -> Path | None:
+    """The complete env for this env-id, or None: the one place that looks for envs (a
+    second, read-only root searched before the volume would be added here)."""
+    env_dir = layout.env_dir(env_id)
+    return env_dir if is_complete(env_dir, env_id) else None
+
+
 def code_is_complete(code_dir: Path, code_id: str) -> bool:
     marker = read_marker(code_dir)
     return marker is not None and marker.get("code_id") == code_id
