@@ -19,6 +19,8 @@ from f5_bootstrap.progress import Progress
 from . import standin
 from .conftest import Bootstrap
 
+pytestmark = pytest.mark.slow  # builds real envs with uv
+
 DEAD_INDEX = "http://127.0.0.1:9"  # nothing listens on the discard port
 
 

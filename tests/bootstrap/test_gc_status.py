@@ -9,9 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import Bootstrap, kill_group
 from .test_locking import hold_lock
 from .test_run import release_with
+
+pytestmark = pytest.mark.slow  # builds real envs with uv
 
 HOUR_S = 3600
 

@@ -16,6 +16,8 @@ from f5_bootstrap.lock import VolumeLock, read_holder
 
 from .conftest import Bootstrap, kill_group
 
+pytestmark = pytest.mark.slow  # builds real envs with uv
+
 RACERS = 6
 
 

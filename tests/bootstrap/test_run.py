@@ -12,6 +12,8 @@ import pytest
 
 from .conftest import Bootstrap
 
+pytestmark = pytest.mark.slow  # builds real envs with uv
+
 CONTRACT = {
     "F5_MODELS_DIR": "models",
     "HF_HOME": "models/hf",
