@@ -127,6 +127,43 @@ def test_env_id_follows_the_runtimes_resolution_code_id_its_code(
     assert release_of(copy, (), None).env_id != base.env_id
 
 
+TINY_LOCK = """
+[[package]]
+name = "f5-runtime"
+version = "0.1.0"
+source = { editable = "packages/f5-runtime" }
+dependencies = [{ name = "six" }]
+
+[package.optional-dependencies]
+runpod = [{ name = "runpod" }]
+
+[[package]]
+name = "six"
+version = "1.17.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "runpod"
+version = "1.12.0"
+source = { registry = "https://pypi.org/simple" }
+dependencies = [{ name = "six" }]
+"""
+
+
+def test_the_resolution_follows_the_runtimes_extras(monkeypatch: pytest.MonkeyPatch) -> None:
+    from f5_bootstrap import lockfile
+
+    plain = lockfile.resolve(TINY_LOCK)
+    monkeypatch.setattr(lockfile, "RUNTIME_EXTRAS", ("runpod",))
+    with_extra = lockfile.resolve(TINY_LOCK)
+    assert with_extra.deps_digest != plain.deps_digest
+    assert with_extra.members == plain.members == ("packages/f5-runtime",)
+    bumped = TINY_LOCK.replace('version = "1.12.0"', 'version = "1.12.1"')
+    assert lockfile.resolve(bumped).deps_digest != with_extra.deps_digest
+    monkeypatch.setattr(lockfile, "RUNTIME_EXTRAS", ())
+    assert lockfile.resolve(bumped).deps_digest == plain.deps_digest  # not in the env
+
+
 def test_env_id_ignores_the_interpreter_build_string(
     bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

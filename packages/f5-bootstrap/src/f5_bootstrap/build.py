@@ -37,6 +37,7 @@ from f5_bootstrap.layout import (
     tree_size,
 )
 from f5_bootstrap.lock import VolumeLock
+from f5_bootstrap.lockfile import RUNTIME_EXTRAS
 from f5_bootstrap.models import ensure_models
 from f5_bootstrap.progress import Progress
 from f5_bootstrap.tools import run_tool
@@ -222,6 +223,7 @@ class Builder:
             cmd = [self.uv, "sync", "--frozen", "--no-dev", "--no-editable", "--inexact"]
             # Third-party packages only: the workspace's own code is the release's code dir.
             cmd += ["--compile-bytecode", "--package", "f5-runtime", "--no-install-workspace"]
+            cmd += [arg for extra in RUNTIME_EXTRAS for arg in ("--extra", extra)]
             self.run_tool("sync", cmd, env=self.uv_env(link_mode=link_mode), cwd=self.bundle)
 
     def healthcheck(self) -> None:

@@ -21,6 +21,9 @@ from pathlib import Path
 from f5_bootstrap.errors import BootstrapError
 
 RUNTIME_DIST = "f5-runtime"  # the lock's name for the runtime package
+# The runtime's extras the env is synced with (`uv sync --extra ...` in build.py): what they
+# pull in is part of the resolution, so they are listed here, once.
+RUNTIME_EXTRAS: tuple[str, ...] = ()
 MEMBER_SOURCES = ("editable", "virtual", "directory")  # how the lock marks workspace members
 MEMO_VERSION = "1"  # bump when what `resolve` computes changes
 
@@ -38,7 +41,8 @@ def lock_sha256(bundle: Path) -> str:
 def runtime_resolution(bundle: Path, memo_dir: Path | None) -> Resolution:
     """The runtime's resolution from the bundle's uv.lock (memoized in `memo_dir`)."""
     key = lock_sha256(bundle)
-    memo = memo_dir / f"{key[:32]}-{MEMO_VERSION}.json" if memo_dir else None
+    name = "-".join((key[:32], MEMO_VERSION, *RUNTIME_EXTRAS))
+    memo = memo_dir / f"{name}.json" if memo_dir else None
     if memo is not None:
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
             data = json.loads(memo.read_text())
@@ -74,7 +78,9 @@ def resolve(lock_text: str) -> Resolution:
         )
     third_party: dict[str, dict] = {}
     members: dict[str, dict] = {}
-    todo = [(package, ()) for package in by_name[RUNTIME_DIST]]
+    todo: list[tuple[dict, tuple[str, ...]]] = [
+        (package, RUNTIME_EXTRAS) for package in by_name[RUNTIME_DIST]
+    ]
     seen: set[tuple[str, str, tuple[str, ...]]] = set()
     while todo:
         package, extras = todo.pop()
