@@ -8,7 +8,7 @@
 # The image is always linux/amd64, what RunPod runs (an arm64 image built on a Mac fails there).
 #
 # Environment:
-#   BASE_IMAGE   base image (default: the Dockerfile's, python:3.11-slim)
+#   BASE_IMAGE   base image (default: the Dockerfile's, python:3.11.13-slim-bookworm pinned by digest)
 #   BASE_PYTHON  the base's interpreter when it is not /usr/local/bin/python3.11
 #                (Debian's own python3: /usr/bin/python3.11)
 #

@@ -76,16 +76,20 @@ def main(argv):
         return int(os.environ.get("F5_TEST_HEALTHCHECK_EXIT", "0"))
     if command == "fetch-models":
         event(f"fetch-models offline={os.environ.get('HF_HUB_OFFLINE')}")
+        if os.environ.get("F5_LOAD_FORMAT") == "dummy":
+            return 0  # like the runtime: nothing to fetch, nothing written
         models = os.environ["F5_MODELS_DIR"]
         os.makedirs(models, exist_ok=True)
         with open(os.path.join(models, "stand-in.txt"), "w") as f:
             f.write(six.__version__)
-        return 0
+        return int(os.environ.get("F5_TEST_FETCH_EXIT", "0"))
     if command == "worker":
         with open(os.environ["F5_TEST_WORKER_OUT"], "w") as f:
             json.dump({"argv": sys.argv, "args": argv[1:], "env": dict(os.environ),
                        "cwd": os.getcwd(), "pid": os.getpid(), "prefix": sys.prefix,
-                       "executable": sys.executable, "six": six.__version__}, f)
+                       "executable": sys.executable, "six": six.__version__,
+                       "runtime_file": __file__, "runtime_doc": sys.modules["f5_runtime"].__doc__},
+                      f)
         return 0
     return 2
 

@@ -12,7 +12,8 @@ import pytest
 from f5_bootstrap.config import POD_VOLUME, SERVERLESS_VOLUME, Config, missing_volume
 from f5_bootstrap.errors import EXIT_CODES, BootstrapError
 
-from .conftest import Bootstrap
+from . import standin
+from .conftest import Bootstrap, clean_environ
 
 pytestmark = pytest.mark.skipif(
     os.path.ismount(SERVERLESS_VOLUME) or os.path.ismount(POD_VOLUME),
@@ -66,7 +67,7 @@ def test_the_override_builds_on_container_disk(bootstrap: Bootstrap, tmp_path: P
         "provision", F5_VOLUME=None, HOME=str(home), RUNPOD_ENDPOINT_ID="e", F5_ALLOW_NO_VOLUME="1"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    envs = list((home / ".cache/f5tts/f5tts/envs").iterdir())
+    envs = list((home / ".cache/f5tts/envs").iterdir())
     assert len(envs) == 1 and (envs[0] / ".f5-complete.json").is_file()
     assert bootstrap.builds() == 1
 
@@ -114,13 +115,30 @@ def test_run_uses_the_image_env_and_fetches_models_to_the_volume_once(
     assert bootstrap.events().count("fetch-models offline=0") == 2, "models fetched again"
 
 
-def test_image_env_of_another_bundle_is_not_used(
+def test_a_code_release_over_the_image_env_runs_its_own_code(
     bootstrap: Bootstrap, bundle_copy: Path, tmp_path: Path
+) -> None:
+    """A release whose dependencies match the image's env uses it, with its own code dir."""
+    image_root = tmp_path / "image"
+    env_id = _bake(bootstrap, image_root)
+    init = bundle_copy / "packages/f5-runtime/src/f5_runtime/__init__.py"
+    init.write_text(init.read_text() + "# another release\n")
+    result = bootstrap.run("run", "--dry-run", F5_IMAGE_ROOT=str(image_root),
+                           F5_BUNDLE=str(bundle_copy))  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"exec {image_root}/f5tts/envs/{env_id}/" in result.stdout  # the image's env
+    assert f"PYTHONPATH={bootstrap.root}/code/" in result.stdout  # this release's code
+    assert bootstrap.builds() == 1, "no env built for a code-only release"
+
+
+def test_image_env_of_other_dependencies_is_not_used(
+    bootstrap: Bootstrap, bundle_copy: Path, tmp_path: Path, uv_bin: str, uv_cache: Path
 ) -> None:
     image_root = tmp_path / "image"
     _bake(bootstrap, image_root)
-    init = bundle_copy / "packages/f5-runtime/src/f5_runtime/__init__.py"
-    init.write_text(init.read_text() + "# another release\n")
+    runtime = bundle_copy / "packages/f5-runtime/pyproject.toml"
+    runtime.write_text(runtime.read_text().replace(standin.DEPENDENCY, "six==1.16.0"))
+    standin.lock_bundle(bundle_copy, uv_bin, clean_environ(UV_CACHE_DIR=str(uv_cache)))
     result = bootstrap.run("run", "--dry-run", F5_IMAGE_ROOT=str(image_root),
                            F5_BUNDLE=str(bundle_copy))  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -139,5 +157,5 @@ def test_image_env_needs_no_volume_on_runpod(bootstrap: Bootstrap, tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(bootstrap.worker_out.read_text())
     assert report["prefix"] == str(image_root / "f5tts/envs" / env_id)
-    assert report["env"]["F5_MODELS_DIR"] == str(home / ".cache/f5tts/f5tts/models")
+    assert report["env"]["F5_MODELS_DIR"] == str(home / ".cache/f5tts/models")
     assert bootstrap.builds() == 1

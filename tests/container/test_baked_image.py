@@ -106,7 +106,7 @@ def test_baked_image_runs_a_job_without_a_volume_or_a_build(
         assert report["args"] == ["--test_input", '{"input": {}}']
         assert report["six"] == "1.17.0"
         # No volume: models, refs and locks on container disk.
-        assert report["env"]["F5_MODELS_DIR"] == "/root/.cache/f5tts/f5tts/models"
+        assert report["env"]["F5_MODELS_DIR"] == "/root/.cache/f5tts/models"
         events = (out / "events.txt").read_text().split("\n")
         assert [e.rsplit(" ", 1)[0] for e in events if e] == ["fetch-models offline=0"], events
 

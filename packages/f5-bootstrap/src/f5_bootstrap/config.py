@@ -16,8 +16,17 @@ from f5_bootstrap.errors import BootstrapError
 PROJECT_DIR = "f5tts"  # the project's root directory under the volume
 SERVERLESS_VOLUME = Path("/runpod-volume")  # where RunPod mounts a network volume on workers
 POD_VOLUME = Path("/workspace")  # ... and on pods
-LOCAL_VOLUME = Path("~/.cache/f5tts")  # a laptop or a RunPod Hub test: no network volume
+LOCAL_VOLUME = Path("~/.cache")  # a laptop or a RunPod Hub test: the project in ~/.cache/f5tts
 RUNTIME_PACKAGE = "packages/f5-runtime"  # the runtime's directory inside the bundle
+
+# The runtime's settings that decide which models it loads (see f5-runtime's README).
+MODEL_VARIABLES = (
+    "F5_LOAD_FORMAT",
+    "F5_TTS_MODEL",
+    "F5_LANGUAGES",
+    "F5_ASR_MODEL",
+    "F5_ALIGN_MODELS",
+)
 
 DEFAULT_LOCK_TIMEOUT_S = 1800.0  # how long to wait for another builder before giving up
 DEFAULT_STALE_LOCK_S = 60.0  # a holder whose heartbeat is older than this is dead
@@ -47,6 +56,9 @@ class Config:
     # F5_IMAGE_ROOT: a read-only root baked into the image (the volume-less variant); its
     # complete envs are used before the volume's. None: the slim image, no baked env.
     image_root: Path | None = None
+    # The runtime's variables that choose its models (MODEL_VARIABLES), as set: a change
+    # makes `run` fetch the models of the new choice before it execs the worker.
+    model_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -91,6 +103,7 @@ class Config:
             image_root=Path(env["F5_IMAGE_ROOT"]).absolute() / PROJECT_DIR
             if env.get("F5_IMAGE_ROOT")
             else None,
+            model_settings=tuple((name, env.get(name, "").strip()) for name in MODEL_VARIABLES),
         )
 
     def require_volume(self) -> None:
@@ -133,6 +146,9 @@ def missing_volume(env: Mapping[str, str], volume: Path) -> str | None:
     if env.get("RUNPOD_POD_ID") and volume != POD_VOLUME:
         return f"this is a RunPod pod (RUNPOD_POD_ID is set) and no volume is at {POD_VOLUME}"
     return None
+def default_root(env: Mapping[str, str]) -> Path:
+    """<volume>/f5tts: the one rule for where the project lives, for both packages."""
+    return detect_volume(env) / PROJECT_DIR
 
 
 def is_bundle(path: Path) -> bool:

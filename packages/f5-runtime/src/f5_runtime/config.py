@@ -3,7 +3,8 @@
 Every field says which variable sets it. A bad value raises ConfigError naming the variable
 and what would be valid, so a misconfigured endpoint fails at start, not on the first job.
 The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); without it the
-same layout is used under a mounted /runpod-volume or /workspace, else under ~/.cache/f5tts.
+same layout is used at the bootstrap's default root (f5_bootstrap.config.default_root: a
+mounted /runpod-volume or /workspace, else ~/.cache/f5tts), so both always agree.
 """
 
 from __future__ import annotations
@@ -13,20 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from f5_bootstrap.config import DEFAULT_STALE_LOCK_S, default_root
+
 from f5_runtime.errors import ConfigError
 from f5_runtime.s3_endpoint import parse_bucket_endpoint
 
-DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
-
-
-def _default_root(env: Mapping[str, str]) -> Path:
-    if env.get("F5_VOLUME"):
-        return Path(env["F5_VOLUME"]) / "f5tts"
-    for mount in ("/runpod-volume", "/workspace"):
-        if os.path.ismount(mount):
-            return Path(mount) / "f5tts"
-    return DEFAULT_VOLUME / "f5tts"
 
 
 class _Env:
@@ -121,6 +114,8 @@ class Settings:
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
     locks_dir: Path  # lock files, e.g. models.lock        F5_LOCKS_DIR (default <root>/locks)
+    # a lock holder whose heartbeat has not moved for this long is dead (f5_bootstrap.lock)
+    lock_stale_s: float  # F5_LOCK_STALE_S (default: f5-bootstrap's)
     # per-language aligner instead of WhisperX's default: (("nl", "org/repo"), ("en", "/dir"))
     align_models: tuple[tuple[str, str], ...]  # F5_ALIGN_MODELS="nl=org/repo,en=/dir"
     hf_endpoint: str  # Hub that fetch-models downloads from          HF_ENDPOINT
@@ -157,7 +152,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         e = _Env(env)
-        root = _default_root(env)
+        root = default_root(env)
         languages = tuple(x.strip() for x in e.str("F5_LANGUAGES", "en").split(",") if x.strip())
         models_dir = e.path("F5_MODELS_DIR", root / "models")
         nltk_data = e.str("NLTK_DATA", "").split(os.pathsep)[0]
@@ -177,6 +172,7 @@ class Settings:
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",
             locks_dir=e.path("F5_LOCKS_DIR", root / "locks"),
+            lock_stale_s=e.float("F5_LOCK_STALE_S", DEFAULT_STALE_LOCK_S),
             align_models=_align_models(e.str("F5_ALIGN_MODELS", "")),
             hf_endpoint=e.str("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
             models_mirror=(e.opt("F5_MODELS_MIRROR") or "").rstrip("/") or None,

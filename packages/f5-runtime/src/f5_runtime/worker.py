@@ -201,8 +201,15 @@ def build_handler(settings: Settings) -> Handler:
 def run(settings: Settings, rp_argv: list[str]) -> int:
     """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
     log.info("settings: %s", settings.describe())
-    handler = build_handler(settings)
-    if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
+    try:
+        handler: Callable[[dict], dict] = build_handler(settings)
+    except ModelMissingError as exc:
+        # Exiting would only make RunPod restart this worker for ever; stay up and say why.
+        log.error("models missing, every job gets an error saying what to run: %s", exc)
+        handler = models_missing_handler(exc)
+    if isinstance(handler, Handler) and any(
+        flag in rp_argv for flag in ("--rp_serve_api", "--test_input")
+    ):
         handler.report = None  # local modes have no RunPod to send progress to
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
@@ -216,6 +223,22 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
     runpod.serverless.start({"handler": handler})
     return 0
+
+
+def models_missing_handler(exc: ModelMissingError) -> Callable[[dict], dict]:
+    """The handler of a worker whose models are not on the volume: every job is told what
+    is missing and what to run."""
+    message = (
+        f"this worker cannot serve: the models of its configuration are not on the volume "
+        f"({exc}). Run `f5-bootstrap provision` with the endpoint's settings (a provisioning "
+        "pod), or restart the workers: `f5-bootstrap run` fetches missing models before it "
+        "starts the worker"
+    )
+
+    def handler(job: dict) -> dict:
+        return {"error": message}
+
+    return handler
 
 
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
