@@ -6,7 +6,8 @@ cache: time per step and the env's size.
 Uses the machine's uv cache (already warm after `uv sync`), copy mode (as on a volume where
 the cache and env cannot share inodes) and compiled bytecode, as `f5-bootstrap provision`
 does. flash-attn is skipped (no GPU, and its release host may be unreachable); the runtime's
-healthcheck and fetch-models run with F5_LOAD_FORMAT=dummy (no weights are fetched).
+healthcheck runs with F5_LOAD_FORMAT=dummy (models are a separate step: see
+bootstrap_release.py).
 Takes minutes and ~8 GB of disk; the temp volume is deleted afterwards unless --keep.
 """
 
@@ -23,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from f5_bootstrap.build import Builder, tree_size
+from f5_bootstrap.build import Builder
+from f5_bootstrap.code import ensure_code
 from f5_bootstrap.config import Config
-from f5_bootstrap.envid import compute_env_id
-from f5_bootstrap.layout import Layout
+from f5_bootstrap.envid import current_release
+from f5_bootstrap.layout import Layout, tree_size
 from f5_bootstrap.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,15 +56,16 @@ def main() -> int:
         F5_LOAD_FORMAT="dummy",
     )
     config = Config.from_env()
-    env_id = compute_env_id(REPO, config.extras)
+    release = current_release(config)
+    env_id = release.env_id
     layout = Layout(config.root)
     progress = Progress(layout.provision_log(env_id))
-    builder = Builder(config, REPO, layout, env_id, progress)
+    code_dir = ensure_code(layout, REPO, release.code_id, release.members, progress)
+    builder = Builder(config, REPO, layout, env_id, progress, code_dir=code_dir)
     steps = [
         ("venv", builder.make_venv),
         ("sync", builder.sync),
         ("healthcheck", builder.healthcheck),
-        ("fetch-models", builder.fetch_models),
     ]
     result: dict = {"env_id": env_id, "link_mode": args.link_mode, "failed": None}
     started = time.monotonic()

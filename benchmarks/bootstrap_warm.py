@@ -2,10 +2,11 @@
 
     uv run --frozen python benchmarks/bootstrap_warm.py [--runs 40]
 
-Uses the REAL bundle (this checkout: hashing its uv.lock and f5-runtime source is the main
-cost) and a temp volume holding a complete-looking env for it (marker + bin/python: all
-that the warm check looks at). `--dry-run` stops where `run` would exec. The commands are
-interleaved, so machine noise hits both alike; medians are reported.
+Uses the REAL bundle (this checkout: hashing its uv.lock and the workspace code the runtime
+runs is the main cost; the lock's resolution comes from its memo on the volume) and a temp
+volume holding a complete-looking env (marker + bin/python: all that the warm check looks
+at), the release's code dir and its models marker. `--dry-run` stops where `run` would
+exec. The commands are interleaved, so machine noise hits both alike; medians are reported.
 """
 
 from __future__ import annotations
@@ -21,21 +22,31 @@ import tempfile
 import time
 from pathlib import Path
 
+from f5_bootstrap.code import ensure_code
 from f5_bootstrap.config import Config
-from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.envid import current_release
 from f5_bootstrap.layout import MARKER, Layout
+from f5_bootstrap.models import models_key
+from f5_bootstrap.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def fake_complete_env(volume: Path) -> str:
+    """A complete-looking env (marker + bin/python: all the warm check looks at), the real
+    code dir for this checkout, and the models marker of the default model settings."""
     config = Config.from_env({"F5_VOLUME": str(volume), "F5_BUNDLE": str(REPO)})
-    env_id = compute_env_id(REPO, config.extras)
-    env_dir = Layout(config.root).env_dir(env_id)
+    release = current_release(config)
+    layout = Layout(config.root)
+    env_dir = layout.env_dir(release.env_id)
     (env_dir / "bin").mkdir(parents=True)
     (env_dir / "bin" / "python").symlink_to(sys.executable)
-    (env_dir / MARKER).write_text(json.dumps({"env_id": env_id}))
-    return env_id
+    (env_dir / MARKER).write_text(json.dumps({"env_id": release.env_id}))
+    code_dir = ensure_code(layout, REPO, release.code_id, release.members, Progress(None))
+    marker = layout.models_marker(models_key(config, release.env_id, code_dir))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("{}")
+    return release.env_id
 
 
 def time_once(cmd: list[str], env: dict[str, str]) -> float:

@@ -1,7 +1,8 @@
 """Engines benchmark: our F5-TTS path vs upstream's own `infer_process`, in one run, on CPU.
 
     uv run --frozen python benchmarks/engines_vs_upstream.py [--arch F5TTS_v1_Base]
-        [--nfe 8] [--paragraph-nfe 8] [--cases sentence,paragraph] [--repeat 2] [--json OUT]
+        [--nfe 8] [--paragraph-nfe 8] [--cases sentence,paragraph] [--repeat 2] [--batched]
+        [--json OUT]
 
 What it does:
 1. Writes the TTS + vocoder in the real on-disk formats (HF cache layout, safetensors with the
@@ -12,7 +13,8 @@ What it does:
    one), synthesizes the same text from the same reference (f5-tts's basic_ref_en.wav and its
    transcript) at the same NFE, speed 1, with:
    - upstream: `preprocess_ref_audio_text` + `infer_process` (chunks run in its thread pool);
-   - ours: `ReferencePreparer` (volume cache) + `TTSEngine.synthesize` (chunks batched).
+   - ours: `ReferencePreparer` (volume cache) + `TTSEngine.synthesize` (chunks one after
+     another, the CPU default; `--batched`: chunks of one length sampled as one batch).
    Both reference caches are warmed first (upstream's is in-process, ours on disk): the
    timed call is a voice used again. Word alignment (ours only) is not included.
 Cases: one sentence (one chunk), and the shortest paragraph that upstream's chunker cuts
@@ -39,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.fixtures.tiny_tts writes the real-format trees
 
-from f5_runtime.bench import REFERENCE_TEXT as REF_TEXT  # noqa: E402
+from f5_runtime.serving.bench import REFERENCE_TEXT as REF_TEXT  # noqa: E402
 
 SENTENCE = (
     "I don't really care what you call me. I've been a silent spectator, watching species "
@@ -109,6 +111,8 @@ def main() -> int:
     parser.add_argument("--cases", default="sentence,paragraph")
     parser.add_argument("--arch", default="F5TTS_v1_Base", choices=("F5TTS_v1_Base", "tiny"))
     parser.add_argument("--repeat", type=int, default=2, help="interleaved runs per system")
+    parser.add_argument("--batched", action="store_true",
+                        help="ours samples chunks of one length as one batch (the CUDA default)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     report: dict = {
@@ -147,6 +151,8 @@ def main() -> int:
 
         preparer = ReferencePreparer(ReferenceCache(Path(tmp) / "refs", 1 << 30), NoAligner(), "b")
         ours_engines = VoiceEngines(engine, NoAligner(), preparer)  # type: ignore[arg-type]
+        # --batched: chunks of one length share a sampler call even on CPU (as on CUDA)
+        ours_engines.batch_frames = engine.batch_frames if args.batched else 0
         ref_audio = decode(ref_path.read_bytes())  # what a job holds after `fetch`
         preparer(ref_audio, REF_TEXT, "en")  # warm our cache (a voice used again)
         with quiet():

@@ -1,8 +1,9 @@
 """A tiny stand-in for the real workspace: the bundle the bootstrap tests build envs from.
 
 The stand-in `f5-runtime` implements the runtime contract (healthcheck, fetch-models,
-worker) with one small PyPI dependency (six), and reports what happened through files named
-by F5_TEST_* variables, so tests can count builds and see what the exec'd worker got.
+worker) with one small PyPI dependency (six, in a `runpod` extra like the real runtime's
+SDK), and reports what happened through files named by F5_TEST_* variables, so tests can
+count builds and see what the exec'd worker got.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ RUNTIME_PYPROJECT = f"""\
 name = "f5-runtime"
 version = "0.1.0"
 requires-python = ">=3.11"
-dependencies = ["{DEPENDENCY}"]
+dependencies = []
+
+# As in the real runtime, the worker's dependency is an extra: the stand-in imports it on every
+# command, so an env synced without `--extra runpod` fails its healthcheck.
+[project.optional-dependencies]
+runpod = ["{DEPENDENCY}"]
 
 [build-system]
 requires = ["hatchling"]
@@ -70,16 +76,20 @@ def main(argv):
         return int(os.environ.get("F5_TEST_HEALTHCHECK_EXIT", "0"))
     if command == "fetch-models":
         event(f"fetch-models offline={os.environ.get('HF_HUB_OFFLINE')}")
+        if os.environ.get("F5_LOAD_FORMAT") == "dummy":
+            return 0  # like the runtime: nothing to fetch, nothing written
         models = os.environ["F5_MODELS_DIR"]
         os.makedirs(models, exist_ok=True)
         with open(os.path.join(models, "stand-in.txt"), "w") as f:
             f.write(six.__version__)
-        return 0
+        return int(os.environ.get("F5_TEST_FETCH_EXIT", "0"))
     if command == "worker":
         with open(os.environ["F5_TEST_WORKER_OUT"], "w") as f:
             json.dump({"argv": sys.argv, "args": argv[1:], "env": dict(os.environ),
                        "cwd": os.getcwd(), "pid": os.getpid(), "prefix": sys.prefix,
-                       "executable": sys.executable, "six": six.__version__}, f)
+                       "executable": sys.executable, "six": six.__version__,
+                       "runtime_file": __file__, "runtime_doc": sys.modules["f5_runtime"].__doc__},
+                      f)
         return 0
     return 2
 

@@ -9,8 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import Bootstrap, kill_group
 from .test_locking import hold_lock
+from .test_run import release_with
+
+pytestmark = pytest.mark.slow  # builds real envs with uv
 
 HOUR_S = 3600
 
@@ -120,3 +125,32 @@ def test_status_of_an_empty_volume(bootstrap: Bootstrap) -> None:
     assert status["current_complete"] is False and status["envs"] == []
     text = bootstrap.run("status")
     assert text.returncode == 0 and "(not built)" in text.stdout
+
+
+def test_gc_removes_old_code_dirs_never_the_current_or_one_in_use(
+    bootstrap: Bootstrap, bundle_copy: Path
+) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    old = bootstrap.status()["current_code_id"]
+    release_with(bundle_copy, "Release 2.")
+    new_release = {"F5_BUNDLE": str(bundle_copy)}
+    assert bootstrap.run("provision", **new_release).returncode == 0
+    new = bootstrap.status(**new_release)["current_code_id"]
+    worker = hold_lock(
+        "import fcntl, os\nfd = os.open(path, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_SH)\n",
+        path=str(bootstrap.root / "locks" / f"code-{old}.inuse"),
+    )
+    try:
+        by_id = {c["code_id"]: c for c in bootstrap.status(**new_release)["code"]}
+        assert by_id[old]["in_use"] and by_id[new]["current"] and by_id[new]["complete"]
+        result = bootstrap.run("gc", "--keep-hours", "0", **new_release)
+        assert result.returncode == 0, result.stderr
+        assert f"keep   code/{new} (current)" in result.stdout
+        assert f"keep   code/{old} (a running worker uses it)" in result.stdout
+    finally:
+        kill_group(worker)
+    result = bootstrap.run("gc", "--keep-hours", "0", **new_release)
+    assert f"remove code/{old}" in result.stdout
+    assert sorted(p.name for p in (bootstrap.root / "code").iterdir()) == [new]
+    assert bootstrap.status(**new_release)["current_complete"]  # the env is kept: it is current

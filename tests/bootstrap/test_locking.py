@@ -8,8 +8,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
+from f5_bootstrap.errors import BootstrapError
+from f5_bootstrap.lock import VolumeLock, read_holder
 
 from .conftest import Bootstrap, kill_group
+
+pytestmark = pytest.mark.slow  # builds real envs with uv
 
 RACERS = 6
 
@@ -144,3 +151,84 @@ def test_terminated_builder_cleans_up_after_itself(bootstrap: Bootstrap) -> None
     assert builder.returncode == 128 + signal.SIGTERM
     assert bootstrap.env_dirs() == []
     assert bootstrap.status()["envs"] == []
+
+
+OTHER_HOST_HOLDER = """
+import fcntl, json, os, time
+os.makedirs(os.path.dirname(lock), exist_ok=True)
+fd = os.open(lock, os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+holder = lock[:-5] + '.holder'
+
+def beat(n):
+    body = {"host": "another-host", "pid": 1, "since": time.time(), "token": "remote",
+            "start": "", "what": "a holder on another host", "beat": n}
+    with open(holder + '.tmp', 'w') as f:
+        f.write(json.dumps(body))
+    os.replace(holder + '.tmp', holder)
+    os.utime(holder, (time.time() + skew, time.time() + skew))  # its clock is off
+
+beat(0)
+import threading
+def beating():
+    n = 0
+    while True:
+        time.sleep(0.2)
+        n += 1
+        beat(n)
+threading.Thread(target=beating, daemon=True).start()
+"""
+
+
+@pytest.mark.parametrize("skew", [3600.0, -3600.0], ids=["clock-ahead", "clock-behind"])
+def test_live_holder_with_a_skewed_clock_is_not_broken(tmp_path: Path, skew: float) -> None:
+    """The waiter judges only whether the heartbeat moves, never the holder file's mtime."""
+    lock_path = tmp_path / "locks" / "models.lock"
+    holder = hold_lock(OTHER_HOST_HOLDER, lock=str(lock_path), skew=skew)
+    lines: list[str] = []
+    try:
+        waiter = VolumeLock(lock_path, what="a waiter", stale_s=1.0, log=lines.append)
+        with pytest.raises(BootstrapError, match="gave up after 4 s"):
+            waiter.acquire(4.0)  # 4 x the stale timeout
+        assert read_holder(lock_path).token == "remote"
+    finally:
+        kill_group(holder)
+    assert not any("breaking" in line for line in lines), lines
+
+
+def test_killed_holder_on_another_host_is_taken_over(tmp_path: Path) -> None:
+    """No pid to check on another host: its heartbeat stops, and after the stale timeout
+    (by the waiter's own clock) the lock is taken over."""
+    lock_path = tmp_path / "locks" / "models.lock"
+    holder = hold_lock(OTHER_HOST_HOLDER, lock=str(lock_path), skew=0.0)
+    kill_group(holder)  # SIGKILL: the holder file stays, its beat stops
+    lines: list[str] = []
+    waiter = VolumeLock(lock_path, what="a waiter", stale_s=1.0, log=lines.append)
+    started = time.monotonic()
+    waiter.acquire(30)
+    try:
+        assert read_holder(lock_path).token == waiter.token
+    finally:
+        waiter.release()
+    assert time.monotonic() - started >= 1.0  # not before the stale timeout
+    assert any("its heartbeat has not moved" in line for line in lines), lines
+
+
+def test_a_breakers_claim_does_not_stop_a_live_holders_heartbeat(tmp_path: Path) -> None:
+    """A breaker renames the holder file away to claim it, sees that it is not the holder it
+    judged stale, and gives it back: the holder keeps beating throughout."""
+    lock_path = tmp_path / "locks" / "env.lock"
+    lock = VolumeLock(lock_path, what="a live holder", stale_s=0.8, log=lambda m: None)
+    lock.acquire(5)
+    try:
+        holder_file = lock_path.with_suffix(".holder")
+        claimed = holder_file.with_name("claimed")
+        os.rename(holder_file, claimed)
+        time.sleep(0.6)  # a few heartbeats find no file
+        os.replace(claimed, holder_file)
+        before = read_holder(lock_path).beat
+        time.sleep(0.8)
+        assert read_holder(lock_path).beat > before, "the heartbeat stopped"
+    finally:
+        lock.release()
+    assert not lock_path.with_suffix(".holder").exists()

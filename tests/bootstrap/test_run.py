@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from .conftest import Bootstrap
+
+pytestmark = pytest.mark.slow  # builds real envs with uv
 
 CONTRACT = {
     "F5_MODELS_DIR": "models",
@@ -47,7 +50,12 @@ def test_cold_build_then_warm_exec(bootstrap: Bootstrap) -> None:
     assert bootstrap.events() == ["healthcheck", "fetch-models offline=0"]
     marker = json.loads((env_dir / ".f5-complete.json").read_text())
     assert marker["env_id"] == env_id
-    assert set(marker["steps_s"]) == {"venv", "sync", "healthcheck", "fetch-models"}
+    assert set(marker["steps_s"]) == {"venv", "sync", "healthcheck"}
+    # The env holds the third-party packages; the runtime's code is the release's code dir.
+    assert not list(env_dir.glob("lib/python3*/site-packages/f5_runtime*"))
+    [code_id] = [p.name for p in (bootstrap.root / "code").iterdir()]
+    assert report["runtime_file"].startswith(str(bootstrap.root / "code" / code_id) + "/")
+    assert env["PYTHONPATH"].split(":")[0] == str(bootstrap.root / "code" / code_id)
     log = (bootstrap.root / "logs" / f"provision-{env_id}.log").read_text()
     for step in ("venv done", "sync done", "healthcheck done", "fetch-models done", "six==1.17.0"):
         assert step in log
@@ -79,19 +87,40 @@ def test_dry_run_prints_exec_line_and_contract(bootstrap: Bootstrap) -> None:
     assert not bootstrap.worker_out.exists()
 
 
-def test_second_bundle_gets_second_env_beside_the_first(bootstrap: Bootstrap, bundle_copy) -> None:
+def release_with(bundle: Path, text: str) -> None:
+    """A code-only release: the runtime's source changes, the lock does not."""
+    init = bundle / "packages/f5-runtime/src/f5_runtime/__init__.py"
+    init.write_text(f'"""{text}"""\n')
+
+
+def test_code_only_release_keeps_the_env_and_runs_its_own_code(
+    bootstrap: Bootstrap, bundle_copy: Path
+) -> None:
     assert bootstrap.run("provision").returncode == 0
-    first = bootstrap.env_dirs()
-    first_marker = (bootstrap.root / "envs" / first[0] / ".f5-complete.json").read_text()
-    init = bundle_copy / "packages/f5-runtime/src/f5_runtime/__init__.py"
-    init.write_text(init.read_text() + "# release 2\n")
+    [env_id] = bootstrap.env_dirs()
+    marker = (bootstrap.root / "envs" / env_id / ".f5-complete.json").read_text()
+    release_with(bundle_copy, "Release 2.")
     result = bootstrap.run("provision", F5_BUNDLE=str(bundle_copy))
     assert result.returncode == 0, result.stdout + result.stderr
-    envs = bootstrap.env_dirs()
-    assert len(envs) == 2 and first[0] in envs
-    assert (bootstrap.root / "envs" / first[0] / ".f5-complete.json").read_text() == first_marker
-    assert bootstrap.builds() == 2
-    assert bootstrap.status(F5_BUNDLE=str(bundle_copy))["current_env_id"] != first[0]
+    assert "env is complete" in result.stdout and "sync" not in result.stdout
+    assert bootstrap.env_dirs() == [env_id]  # one env for both releases, untouched
+    assert (bootstrap.root / "envs" / env_id / ".f5-complete.json").read_text() == marker
+    assert bootstrap.builds() == 1
+    new = bootstrap.status(F5_BUNDLE=str(bundle_copy))
+    old = bootstrap.status()
+    assert new["current_env_id"] == old["current_env_id"] == env_id
+    assert new["current_code_id"] != old["current_code_id"]
+    assert new["current_complete"] and old["current_complete"]
+    assert {c["code_id"] for c in new["code"]} == {new["current_code_id"], old["current_code_id"]}
+    # Old and new releases side by side: each worker runs exactly its own code.
+    for bundle, doc in ((bootstrap.bundle, "Stand-in runtime."), (bundle_copy, "Release 2.")):
+        proc = bootstrap.popen("run", F5_BUNDLE=str(bundle))
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        report = worker_report(bootstrap)
+        assert report["runtime_doc"] == doc
+        assert report["prefix"] == str(bootstrap.root / "envs" / env_id)
+    assert bootstrap.builds() == 1
 
 
 def test_env_built_at_one_root_runs_at_another(bootstrap: Bootstrap) -> None:
@@ -130,7 +159,13 @@ def test_damaged_env_is_rebuilt(bootstrap: Bootstrap, damage: str) -> None:
     assert bootstrap.builds() == 2
     assert json.loads(marker.read_text())["env_id"] == env_dir.name
     python = env_dir / "bin" / "python"
-    subprocess.run([python, "-c", "import six, f5_runtime"], check=True)
+    subprocess.run([python, "-c", "import six"], check=True)
+
+
+def test_dummy_weights_fetch_nothing_and_still_mark_the_models(bootstrap: Bootstrap) -> None:
+    result = bootstrap.run("provision", F5_LOAD_FORMAT="dummy")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert bootstrap.status(F5_LOAD_FORMAT="dummy")["current_models_ready"]
 
 
 def test_provision_is_idempotent(bootstrap: Bootstrap) -> None:
@@ -154,3 +189,32 @@ def test_link_mode(bootstrap: Bootstrap, mode: str, shared_inode: bool) -> None:
     [env_id] = bootstrap.env_dirs()
     six = bootstrap.root / "envs" / env_id / "lib/python3.11/site-packages/six.py"
     assert (six.stat().st_nlink > 1) is shared_inode
+
+
+def test_changed_model_settings_fetch_before_the_worker_starts(bootstrap: Bootstrap) -> None:
+    assert bootstrap.run("provision").returncode == 0
+    assert bootstrap.events() == ["healthcheck", "fetch-models offline=0"]
+    warm = bootstrap.run("run")
+    assert warm.returncode == 0 and "f5-bootstrap" not in warm.stdout  # same models: warm
+    changed = bootstrap.run("run", F5_LANGUAGES="en,nl")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "fetch-models ... (models " in changed.stdout and "F5_LANGUAGES=en,nl" in changed.stdout
+    assert bootstrap.events()[-1] == "fetch-models offline=0"
+    assert worker_report(bootstrap)["env"]["F5_LANGUAGES"] == "en,nl"
+    assert bootstrap.builds() == 1  # the env and code were not touched
+    assert bootstrap.status(F5_LANGUAGES="en,nl")["current_models_ready"]
+    assert not bootstrap.status(F5_LANGUAGES="de")["current_models_ready"]
+
+
+def test_a_failed_model_fetch_still_starts_the_worker(bootstrap: Bootstrap) -> None:
+    """`run`: the worker answers jobs with what is missing; `provision` fails (exit 7)."""
+    assert bootstrap.run("provision").returncode == 0
+    failing = {"F5_LANGUAGES": "xx", "F5_TEST_FETCH_EXIT": "1"}
+    provisioned = bootstrap.run("provision", **failing)
+    assert provisioned.returncode == 7
+    assert "fetch-models failed" in provisioned.stderr
+    served = bootstrap.run("run", "--", "go", **failing)
+    assert served.returncode == 0, served.stdout + served.stderr
+    assert "starting the worker anyway" in served.stdout
+    assert worker_report(bootstrap)["args"] == ["go"]
+    assert not bootstrap.status(**failing)["current_models_ready"]

@@ -106,6 +106,24 @@ def test_bootstrap_status_on_an_empty_volume(container: str, tmp_path: Path) -> 
     assert "/runpod-volume" in result.stdout, result.stdout
 
 
+def test_slim_image_on_a_worker_without_a_volume_stops_and_says_so(image: str) -> None:
+    """The image's command on a serverless worker with no network volume: a clear stop
+    (exit 3) instead of building 8 GB on container disk, lost at every restart."""
+    created = _run(["buildah", "from", "--pull-never", image])
+    assert created.returncode == 0, created.stderr
+    ctr = created.stdout.strip()
+    try:
+        result = _run(["buildah", "run", "--isolation", "chroot", "--env",
+                       "RUNPOD_ENDPOINT_ID=t", ctr, "--", "f5-bootstrap", "run"])  # fmt: skip
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "no network volume is mounted at /runpod-volume" in result.stderr
+        assert "F5_ALLOW_NO_VOLUME=1" in result.stderr
+        written = _run_in(ctr, "sh", "-c", "ls -A /root/.cache 2>/dev/null || true")
+        assert written.stdout.strip() == "", f"written on container disk: {written.stdout}"
+    finally:
+        _run(["buildah", "rm", ctr])
+
+
 def test_image_config_is_the_launcher(image: str) -> None:
     fmt = "|".join(
         (

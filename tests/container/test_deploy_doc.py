@@ -69,7 +69,7 @@ def test_runtime_commands_parse_with_the_runtimes_parsers(doc: str) -> None:
 
 
 def test_the_original_designs_request_is_valid(doc: str) -> None:
-    schema = pytest.importorskip("f5_runtime.schema", reason="f5_runtime.schema not written yet")
+    from f5_runtime.api import request as schema  # one that stops importing fails, never skips
     body = re.search(r"cat > request\.json <<'EOF'\n(.*?)\nEOF", doc, flags=re.S)
     assert body, "deploy.md lost its example request"
     request = schema.parse_request(json.loads(body.group(1))["input"])
@@ -85,3 +85,31 @@ def test_exit_code_table_matches_the_bootstrap(doc: str) -> None:
         for step in re.findall(r"`([^`]+)`", steps)
     }
     assert documented == EXIT_CODES
+
+
+def test_every_build_command_targets_runpods_platform_and_an_existing_dockerfile(
+    doc: str, repo_root: Path
+) -> None:
+    builds = [t for t in _shell_lines(doc) if t[:2] == ["docker", "build"]]
+    assert {t[t.index("-f") + 1] for t in builds} == {"container/Dockerfile", ".runpod/Dockerfile"}
+    for tokens in builds:
+        assert tokens[tokens.index("--platform") + 1] == "linux/amd64", tokens
+        assert (repo_root / tokens[tokens.index("-f") + 1]).is_file()
+    local = [t for t in _shell_lines(doc) if t and t[0] == "container/build-local.sh"]
+    assert local, "deploy.md lost the build without a Docker engine"
+    for tokens in local:
+        assert (repo_root / tokens[0]).is_file()
+        assert all((repo_root / arg).is_file() for arg in tokens[2:3]), tokens
+
+
+def test_the_hub_check_job_command_runs(doc: str, repo_root: Path, tmp_path: Path) -> None:
+    """The doc's `python3 -c ... > check.json` line, run as written from the repository root."""
+    import subprocess
+
+    schema = pytest.importorskip("f5_runtime.api.request")
+    (line,) = [t for t in _shell_lines(doc) if t[:2] == ["python3", "-c"]]
+    assert line[-2:] == [">", "check.json"]
+    result = subprocess.run(line[:3], cwd=repo_root, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    request = schema.parse_request(json.loads(result.stdout)["input"])
+    assert request.text and request.voice_reference_url.startswith("data:audio/wav")

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-WORKFLOWS = ("ci.yml", "image.yml")
+# Every workflow is linted (release.yml's own checks: tests/install/test_release_workflow.py).
+WORKFLOWS = tuple(sorted(p.name for p in (Path(__file__).resolve().parents[2] / ".github" /
+                                          "workflows").glob("*.yml")))
 BIN = Path(sys.executable).parent  # the dev venv's bin/, where the linters' binaries live
 
 
@@ -52,8 +54,9 @@ def test_workflows_pass_actionlint(repo_root: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_passes_hadolint(repo_root: Path) -> None:
-    result = _lint(str(BIN / "hadolint"), "container/Dockerfile", cwd=repo_root)
+@pytest.mark.parametrize("dockerfile", ["container/Dockerfile", ".runpod/Dockerfile"])
+def test_dockerfile_passes_hadolint(repo_root: Path, dockerfile: str) -> None:
+    result = _lint(str(BIN / "hadolint"), dockerfile, cwd=repo_root)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -61,12 +64,14 @@ def test_ci_syncs_lints_and_tests_with_a_uv_cache_keyed_on_the_lock(repo_root: P
     ci = _workflow(repo_root, "ci.yml")
     triggers = ci[True]  # YAML 1.1 reads the key `on` as true
     assert {"push", "pull_request"} <= set(triggers)
+    # One run per change: a branch with a pull request would otherwise run push + PR.
+    assert triggers["push"]["branches"] == ["main"]
     commands = _step_commands(ci)
     for command in (
         "uv sync --frozen",
         "ruff check",
         "pytest",
-        "hadolint container/Dockerfile",
+        "hadolint container/Dockerfile .runpod/Dockerfile",
         "actionlint",
         ".ci/install-container-tools.sh",
     ):
@@ -75,6 +80,26 @@ def test_ci_syncs_lints_and_tests_with_a_uv_cache_keyed_on_the_lock(repo_root: P
     setup_uv = next(s for s in steps if s.get("uses", "").startswith("astral-sh/setup-uv@"))
     assert setup_uv["with"]["enable-cache"] is True
     assert setup_uv["with"]["cache-dependency-glob"] == "uv.lock"
+
+
+def test_ci_keeps_the_uv_cache_and_the_venv_on_one_filesystem(repo_root: Path) -> None:
+    """Hardlinks, not an ~8 GB copy: the cache goes in the workspace's mount, beside .venv
+    (a hardlink cannot cross mounts, even on one disk), set before setup-uv reads it."""
+    ci = _workflow(repo_root, "ci.yml")
+    job = ci["jobs"]["test"]
+    assert job["env"]["UV_LINK_MODE"] == "hardlink"
+    assert "UV_CACHE_DIR" not in job["env"] and "UV_PROJECT_ENVIRONMENT" not in job["env"]
+    steps = job["steps"]
+    names = [step.get("name") or step.get("uses") for step in steps]
+    cache_step = next(i for i, s in enumerate(steps) if "UV_CACHE_DIR=" in s.get("run", ""))
+    assert '"UV_CACHE_DIR=$GITHUB_WORKSPACE/' in steps[cache_step]["run"]
+    assert ">> \"$GITHUB_ENV\"" in steps[cache_step]["run"]
+    setup_uv = next(i for i, n in enumerate(names) if str(n).startswith("Install uv"))
+    checkout = next(i for i, n in enumerate(names) if str(n).startswith("actions/checkout@"))
+    assert checkout < cache_step < setup_uv
+    cache_dir = steps[cache_step]["run"].split("$GITHUB_WORKSPACE/")[1].split('"')[0]
+    ignored = (repo_root / ".gitignore").read_text().split()
+    assert f"/{cache_dir}/" in ignored, "ruff and git must not see the cache"
 
 
 def test_image_workflow_builds_checks_size_pushes_and_smoke_tests(repo_root: Path) -> None:
@@ -91,14 +116,33 @@ def test_image_workflow_builds_checks_size_pushes_and_smoke_tests(repo_root: Pat
     steps = [step for job in image["jobs"].values() for step in job["steps"]]
     assert steps[0]["name"] == "Free disk space"
     meta = next(s for s in steps if s.get("id") == "meta")
-    for kind in ("type=ref,event=branch", "type=semver", "type=sha"):
+    for kind in ("type=ref,event=branch", "type=semver", "type=sha", "type=raw,value=latest"):
         assert kind in meta["with"]["tags"]
     assert "container/smoke-test.sh" in _step_commands(image)
+    builds = [s for s in steps if s.get("uses", "").startswith("docker/build-push-action@")]
+    assert builds and all(s["with"]["platforms"] == "linux/amd64" for s in builds)
 
 
-def test_smoke_test_overrides_the_entrypoint(repo_root: Path) -> None:
-    # The image's default command (`run`) would start building the runtime.
+def test_image_workflow_documents_every_tag_it_pushes(repo_root: Path) -> None:
+    image = _workflow(repo_root, "image.yml")
+    meta = next(s for job in image["jobs"].values() for s in job["steps"] if s.get("id") == "meta")
+    assert meta["with"]["flavor"] == "latest=false"  # no implicit tags
+    header = (repo_root / ".github/workflows/image.yml").read_text().split("\nname:")[0]
+    for tag in ("main", "X.Y.Z", "X.Y", "latest", "sha-"):
+        assert f"#   {tag}" in header, f"image.yml's header does not document the {tag} tag"
+
+
+def test_image_workflow_grants_package_writes_per_job(repo_root: Path) -> None:
+    image = _workflow(repo_root, "image.yml")
+    assert "packages" not in image["permissions"]
+    for name, job in image["jobs"].items():
+        assert job["permissions"]["packages"] == "write", name
+
+
+def test_smoke_test_runs_the_real_entrypoint_and_command(repo_root: Path) -> None:
     script = (repo_root / "container" / "smoke-test.sh").read_text()
-    assert "--entrypoint f5-bootstrap" in script
-    assert "--version" in script
-    assert "/runpod-volume" in script and " status" in script
+    assert "--entrypoint" not in script
+    assert 'docker run --rm "$image" --version' in script
+    assert '"$image" status' in script and "/runpod-volume" in script
+    # No arguments at all: ENTRYPOINT + CMD, a serverless worker without a volume.
+    assert 'docker run --rm --env RUNPOD_ENDPOINT_ID=smoke-test "$image" >' in script

@@ -126,3 +126,17 @@ def test_bench_falls_back_to_dummy_weights_and_reports_each_stage(tmp_path, monk
         assert case["rtf"] > 0 and case["audio_s"] > 0 and case["peak_memory_mb"] > 0
         assert {"reference", "generate", "vocode", "align", "assemble"} == set(case["stages_s"])
         assert case["chunks"] == case["sampler_calls"] == 1
+    assert result["peak_memory"] == "RSS high-water"
+    refs = tmp_path / "f5tts" / "refs"
+    assert not refs.exists() or not any(refs.iterdir()), "bench leaves the volume's cache alone"
+
+
+def test_bench_peak_memory_is_per_case_not_the_process_maximum():
+    memory = bench.PeakMemory(cuda=False)
+    memory.reset()
+    big = np.ones(300 * 2**20, dtype=np.uint8)  # touched: 300 MiB resident
+    first = memory.peak_mb()
+    del big
+    memory.reset()
+    second = memory.peak_mb()
+    assert first - second > 250, (first, second)

@@ -124,6 +124,24 @@ def test_an_interrupted_download_resumes_where_it_stopped(model_hub, settings):
     assert ranges == [f"bytes={half}-"]
 
 
+@pytest.mark.parametrize("extra", [0, 7])
+def test_a_part_file_that_is_already_complete_is_used(model_hub, settings, extra):
+    """A run stopped between the last byte and the rename leaves a whole `.part`: the server
+    answers its Range with 416, which must not fail every later run. One too long (`extra`)
+    is downloaded again."""
+    served = next((model_hub.root / "mirror").rglob(TORCHAUDIO_FILE))
+    dest = settings.torch_home / "hub" / "checkpoints" / TORCHAUDIO_FILE
+    dest.parent.mkdir(parents=True)
+    dest.with_name(dest.name + ".part").write_bytes(served.read_bytes() + b"x" * extra)
+
+    model_fetch.fetch_models(settings, out=lambda line: None)
+    assert dest.read_bytes() == served.read_bytes()
+    assert not dest.with_name(dest.name + ".part").exists()
+    ranges = [r for m, p, r in model_hub.requests if p.endswith(TORCHAUDIO_FILE) and m == "GET"]
+    size = served.stat().st_size
+    assert ranges == ([f"bytes={size}-"] if not extra else [f"bytes={size + extra}-", None])
+
+
 def test_a_missing_model_names_itself_and_the_command(tmp_path):
     settings = Settings.from_env({"F5_VOLUME": str(tmp_path)})
     for find, name in [

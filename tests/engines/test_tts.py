@@ -248,6 +248,7 @@ def test_second_use_of_a_reference_is_a_cache_hit_for_every_worker(ref_audio, al
     ref1, hit1 = first(ref_wav, None, "en")
     ref2, hit2 = first(ref_wav, None, "en")
     assert (hit1, hit2) == (False, True)
+    assert (first.hits, first.misses) == (1, 1), "the preparer counts what the cache served"
     assert counting.calls["transcribe"] == 1  # no ASR on reuse
     assert ref2.text == ref1.text and np.array_equal(ref2.samples, ref1.samples)
     # another worker on the same volume

@@ -41,8 +41,11 @@ class ToneEngines:
         self.batch_frames = batch_frames  # in this engine a "frame" is one sample
         self.calls: list[str] = []
         self.generate_calls: list[list[str]] = []  # the chunks of each sampler call
+        self.reference_languages: list[str | None] = []  # per prepared reference (None: detect)
+        self.align_languages: list[str] = []  # per align call
 
     def prepare_reference(self, audio: Audio, text, language) -> PreparedReference:
+        self.reference_languages.append(language)
         self.calls.append("reference")  # the samples are kept as they are: this engine's
         # output does not depend on them (and no resampling keeps scipy out of the worker)
         return PreparedReference(audio.samples, text or TRANSCRIPT, audio.duration, False,
@@ -76,6 +79,7 @@ class ToneEngines:
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:
         self.calls.append("align")
+        self.align_languages.append(language)
         return spaced(text.split(), audio.duration)
 
     def transcribe(self, audio: Audio, language: str | None) -> Transcript:

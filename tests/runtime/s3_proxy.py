@@ -1,8 +1,11 @@
 """A tiny HTTP proxy in front of the moto server that injects S3 faults at the network layer.
 
 Real boto3 talks real HTTP to it; it forwards everything to moto unless a rule says otherwise:
-`deny_buckets` answer 403 AccessDenied (moto does not enforce permissions), and PUTs whose key
-ends with one of `fail_put_suffixes` answer 503 SlowDown (a throttled or failing upload).
+`deny_buckets` answer 403 AccessDenied (moto does not enforce permissions), PUTs whose key
+ends with one of `fail_put_suffixes` answer 503 SlowDown (a throttled or failing upload), and
+PUTs whose key ends with one of `hang_put_suffixes` reach moto (the object lands) but get no
+answer for `hang_seconds` (a client read timeout after a successful write), then the
+connection is closed, or answered when `hang_answers` (a slow upload).
 Every request is recorded as (method, path) so tests can count retries.
 """
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -28,6 +32,9 @@ class FaultyS3Proxy:
         self.upstream = (parts.hostname, parts.port)
         self.deny_buckets: set[str] = set()
         self.fail_put_suffixes: set[str] = set()
+        self.hang_put_suffixes: set[str] = set()
+        self.hang_seconds = 3.0
+        self.hang_answers = False
         self.requests: list[tuple[str, str]] = []
         proxy = self
 
@@ -81,6 +88,11 @@ class FaultyS3Proxy:
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     data = response.read()
+                    if self.command == "PUT" and path.endswith(tuple(proxy.hang_put_suffixes)):
+                        time.sleep(proxy.hang_seconds)  # landed; the client times out first
+                        if not proxy.hang_answers:
+                            self.close_connection = True
+                            return None
                     self._reply(response.status, data, response.getheaders())
                 finally:
                     upstream.close()
@@ -99,6 +111,8 @@ class FaultyS3Proxy:
     def clear(self) -> None:
         self.deny_buckets.clear()
         self.fail_put_suffixes.clear()
+        self.hang_put_suffixes.clear()
+        self.hang_answers = False
         self.requests.clear()
 
     def stop(self) -> None:

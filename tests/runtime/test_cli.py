@@ -36,6 +36,8 @@ def test_synth_writes_audio_subtitles_and_timings(tmp_path: Path) -> None:
     assert "loading models..." in proc.stderr and "generating speech..." in proc.stderr
     assert proc.stdout.startswith("wrote out/speech.flac\nwrote out/speech.srt\n")
     assert "1.80 s of audio, 9 words timed" in proc.stdout and "generate" in proc.stdout
+    assert "preparing the voice reference..." in proc.stderr
+    assert "timing the words..." in proc.stderr
     assert list((tmp_path / "tmp").iterdir()) == [], "temp dirs removed"
 
 

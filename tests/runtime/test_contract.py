@@ -48,3 +48,14 @@ def test_worker_execd_as_the_bootstrap_does_runs_test_input_json(tmp_path: Path)
     assert out.index("engines ready") < out.index("Starting Serverless Worker"), "warm start"
     payload = job["input"]["voice_reference_url"].split(",", 1)[1]
     assert payload[1000:1100] not in out, "the SDK's DEBUG lines (whole inputs) are off"
+
+
+def test_the_manifest_module_the_bootstrap_hashes_is_the_runtimes_manifest() -> None:
+    """f5-bootstrap keys its models marker on this file: moved without it, a release that
+    changes a pinned revision would not fetch again."""
+    from f5_bootstrap.models import MANIFEST_MODULE
+    from f5_runtime.models import manifest
+
+    source = REPO_ROOT / "packages" / "f5-runtime" / "src" / MANIFEST_MODULE
+    assert source.resolve() == Path(manifest.__file__).resolve()
+    assert "PINNED_REVISIONS" in source.read_text()

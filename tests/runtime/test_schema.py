@@ -104,3 +104,20 @@ def test_defaults_are_written_once() -> None:
     defaults = Settings.from_env({})
     assert Limits.default() == Limits.from_settings(defaults)
     assert Limits.default().max_text_chars == defaults.max_text_chars
+
+
+@pytest.mark.parametrize(
+    ("url", "normalised"),
+    [
+        ("HTTPS://example.com/voice.wav?sig=1", "https://example.com/voice.wav?sig=1"),
+        ("Https://example.com/v.wav", "https://example.com/v.wav"),
+        ("S3://bucket/Key.wav", "s3://bucket/Key.wav"),
+        ("DATA:AUDIO/WAV;BASE64,UklGRg==", "data:AUDIO/WAV;BASE64,UklGRg=="),
+    ],
+)
+def test_url_schemes_are_case_insensitive(url, normalised) -> None:
+    request = parse_request({"text": "hi", "voice_reference_url": url}, Limits.default())
+    assert request.voice_reference_url == normalised
+    with pytest.raises(ValidationError, match="plain http:// is not accepted"):
+        parse_request({"text": "hi", "voice_reference_url": "HTTP://example.com/v.wav"},
+                      Limits.default())

@@ -64,6 +64,18 @@ def make_storage(env: dict[str, str], **extra: str) -> Storage:
         ("192.0.2.10", "address", None),
         ("8.8.8.8", None, None),
         ("2606:4700:4700::1111", None, None),
+        # IPv6 forms that carry (and route to) an IPv4 address
+        ("2002:a00:1::", "private", None),  # 6to4 of 10.0.0.1
+        ("2002:a9fe:a9fe::1", "metadata", "metadata"),  # 6to4 of 169.254.169.254
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private", None),  # Teredo, client 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:5601:5601", "metadata", "metadata"),  # client = metadata
+        ("64:ff9b::a9fe:a9fe", "metadata", "metadata"),  # NAT64 of 169.254.169.254
+        ("64:ff9b::6464:64c8", "metadata", "metadata"),  # NAT64 of Alibaba's 100.100.100.200
+        ("64:ff9b::a00:1", "private", None),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", "loopback", None),
+        ("64:ff9b::808:808", None, None),  # NAT64 of 8.8.8.8: a public address
+        ("::a9fe:a9fe", "metadata", "metadata"),  # IPv4-compatible (deprecated) form
+        ("fec0::1", "site-local", None),  # deprecated site-local
     ],
 )
 def test_address_checks(address, refused_without_flag, refused_with_flag) -> None:
@@ -84,6 +96,43 @@ def test_private_urls_refused_without_the_flag_and_allowed_with_it(origin, setti
     relaxed = make_storage(settings_env, F5_ALLOW_HTTP="1", F5_ALLOW_PRIVATE_URLS="1")
     fetched = relaxed.inputs.fetch(url, tmp_path / "b", what="voice reference")
     assert fetched.read_bytes()[:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("host", ["[2002:a9fe:a9fe::1]", "[64:ff9b::a9fe:a9fe]",
+                                  "[2001:0:4136:e378:8000:63bf:5601:5601]"])
+def test_metadata_inside_ipv6_is_refused_before_connecting(host, settings_env, tmp_path,
+                                                           monkeypatch) -> None:
+    """The guard runs before any connection: connecting at all fails this test."""
+    import urllib3
+
+    def no_connection(*args, **kwargs):
+        raise AssertionError("a connection was opened to a refused address")
+
+    monkeypatch.setattr(urllib3.HTTPSConnectionPool, "urlopen", no_connection)
+    storage = make_storage(settings_env, F5_ALLOW_PRIVATE_URLS="1")
+    with pytest.raises(InputError, match="metadata address"):
+        storage.inputs.fetch(f"https://{host}/latest/meta-data/", tmp_path / "m", what="audio")
+
+
+def test_compressed_responses_are_not_inflated_past_the_cap(origin, settings_env,
+                                                            tmp_path) -> None:
+    """A 200 KB gzip body that inflates to 200 MiB is stored as it came (and then fails to
+    decode as audio), never inflated in memory."""
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (200 * 2**20), compresslevel=9)
+    url = origin.route("/bomb.wav", Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    storage = make_storage(settings_env, F5_ALLOW_HTTP="1", F5_ALLOW_PRIVATE_URLS="1",
+                           F5_MAX_AUDIO_MB="1")
+    tracemalloc.start()
+    try:
+        path = storage.inputs.fetch(url, tmp_path / "bomb", what="audio")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert path.read_bytes() == bomb, "the body is kept as sent"
+    assert peak < 16 * 2**20, f"peak {peak / 2**20:.0f} MiB while fetching"
 
 
 def test_https_pinned_connection_checks_the_certificate(tls_origin, settings_env,
@@ -229,6 +278,20 @@ def test_publisher_rolls_back_uploads(s3, bucket, settings_env, faults) -> None:
     assert sum(1 for m, p in faults.requests if m == "PUT" and p.endswith(".ass")) == 3
     publisher.rollback()
     assert s3.keys(bucket) == []
+
+
+def test_a_put_that_landed_but_timed_out_is_rolled_back(s3, bucket, settings_env,
+                                                        faults) -> None:
+    storage = make_storage(settings_env, BUCKET_ENDPOINT_URL=faults.endpoint,
+                           F5_STORAGE_TIMEOUT="1", F5_STORAGE_ATTEMPTS="1")
+    faults.hang_put_suffixes.add(".wav")
+    faults.hang_seconds = 3.0
+    publisher = storage.publisher(OutputPlace(bucket, "jobs/j2/"))
+    with pytest.raises(StorageError, match=r"could not write .*speech.wav"):
+        publisher.publish("speech.wav", b"RIFF", "audio/wav")
+    assert s3.keys(bucket) == ["jobs/j2/speech.wav"], "the PUT landed"
+    publisher.rollback()
+    assert s3.keys(bucket) == [], "nothing half-written is left"
 
 
 def test_inline_outputs_without_a_bucket(settings_env) -> None:

@@ -9,52 +9,42 @@ builders (a lock broken in a race) cannot corrupt each other's work.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import json
 import os
-import shlex
 import shutil
 import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from f5_bootstrap import __version__
+from f5_bootstrap import version
+from f5_bootstrap.code import ensure_code
 from f5_bootstrap.config import Config
-from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.contract import runtime_argv, runtime_env
+from f5_bootstrap.envid import current_release
 from f5_bootstrap.errors import BootstrapError
-from f5_bootstrap.launch import runtime_env
 from f5_bootstrap.layout import (
     MARKER,
     STAGING_PREFIX,
-    TRASH_PREFIX,
     Layout,
     env_python,
-    is_complete,
+    find_complete_code,
+    find_complete_env,
     read_marker,
+    tree_size,
 )
 from f5_bootstrap.lock import VolumeLock
+from f5_bootstrap.lockfile import RUNTIME_EXTRAS
+from f5_bootstrap.models import ensure_models
 from f5_bootstrap.progress import Progress
+from f5_bootstrap.tools import run_tool
+from f5_bootstrap.trash import remove_tree
 
 IMPORT_CHECK_TIMEOUT_S = 600  # importing flash_attn loads torch: slow on a network volume
-READER_JOIN_S = 5  # seconds to drain a finished tool's output (a grandchild may hold the pipe)
-TAIL_LINES = 15  # lines of a failed tool's output quoted in the error
-
-HINTS = {
-    "venv": "check that the image's Python ({python}) is intact and the volume is writable",
-    "sync": "check access to the package index and free space on the volume (see {log}); "
-    "run again: wheels already downloaded to cache/uv are kept",
-    "healthcheck": "the new env cannot serve: see the healthcheck output in {log}",
-    "fetch-models": "check access to the model hub (and HF_TOKEN for gated models), and free "
-    "space; run again: files already fetched are kept (see {log})",
-}
-
 
 def find_uv(config: Config) -> str:
     """F5_UV, else the binary of the `uv` package f5-bootstrap depends on, else PATH."""
@@ -72,12 +62,16 @@ def find_uv(config: Config) -> str:
     return found
 
 
-def provision(config: Config) -> Path:
-    """Make sure the bundle's env is complete on the volume; returns its directory."""
+def provision(config: Config, *, serving: bool = False) -> tuple[Path, Path]:
+    """Make sure the bundle's code, env and models are on the volume: (env dir, code dir).
+
+    `serving` (from `run`): a models failure is reported and the worker starts anyway; it
+    then answers every job with what is missing and what to run.
+    """
     bundle = config.require_bundle()
     layout = Layout(config.root)
-    env_id = compute_env_id(bundle, config.extras)
-    env_dir = layout.env_dir(env_id)
+    release = current_release(config)
+    env_id = release.env_id
     try:
         layout.logs.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -89,24 +83,19 @@ def provision(config: Config) -> Path:
     progress = Progress(layout.provision_log(env_id))
     previous_handler = terminate_cleanly()
     try:
-        progress(f"env {env_id} (bundle {bundle}, volume {config.volume})")
-        if is_complete(env_dir, env_id):
-            progress("env is complete")
-            return env_dir
-        lock = VolumeLock(
-            layout.env_lock(env_id),
-            what=f"building env {env_id}",
-            stale_s=config.stale_lock_s,
-            log=progress,
-        )
-        lock.acquire(config.lock_timeout_s)
-        with lock:
-            if is_complete(env_dir, env_id):
-                progress("env was completed by another process while we waited")
-                return env_dir
-            remove_half_built(layout, env_id, progress)
-            Builder(config, bundle, layout, env_id, progress).build()
-        return env_dir
+        progress(f"env {env_id}, code {release.code_id} (bundle {bundle}, volume {config.volume})")
+        code_dir = find_complete_code(layout, release.code_id, config.image_root)
+        if code_dir is None:
+            code_dir = ensure_code(layout, bundle, release.code_id, release.members, progress)
+        env_dir = ensure_env(config, bundle, layout, env_id, code_dir, progress)
+        try:
+            ensure_models(config, layout, env_dir, env_id, code_dir, progress)
+        except BootstrapError as exc:
+            if not serving:
+                raise
+            progress(f"f5-bootstrap: {exc}")
+            progress("starting the worker anyway: it answers every job with what to run")
+        return env_dir, code_dir
     except BootstrapError as exc:
         progress.log_only(f"f5-bootstrap: {exc}\n")  # the log on the volume says why, too
         raise
@@ -114,6 +103,30 @@ def provision(config: Config) -> Path:
         progress.close()
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
+
+
+def ensure_env(
+    config: Config, bundle: Path, layout: Layout, env_id: str, code_dir: Path, progress: Progress
+) -> Path:
+    """check -> lock -> check again -> remove what a crashed build left -> build."""
+    found = find_complete_env(layout, env_id, config.image_root)
+    if found is not None:
+        progress(f"env is complete ({found})")
+        return found
+    config.require_volume()  # on RunPod, never build where the env would be lost
+    lock = VolumeLock(
+        layout.env_lock(env_id), what=f"building env {env_id}", stale_s=config.stale_lock_s,
+        log=progress,
+    )
+    lock.acquire(config.lock_timeout_s)
+    with lock:
+        found = find_complete_env(layout, env_id)
+        if found is not None:
+            progress("env was completed by another process while we waited")
+            return found
+        remove_half_built(layout, env_id, progress)
+        Builder(config, bundle, layout, env_id, progress, code_dir=code_dir).build()
+    return layout.env_dir(env_id)
 
 
 def terminate_cleanly() -> signal.Handlers | object | None:
@@ -140,17 +153,7 @@ def remove_half_built(layout: Layout, env_id: str, progress: Progress) -> None:
         leftovers.append(env_dir)  # present but not complete: marker missing, corrupt or wrong
     for path in leftovers:
         progress(f"removing half-built {path.name}")
-        remove_tree(path, layout)
-
-
-def remove_tree(path: Path, layout: Layout) -> None:
-    """Rename out of the way first (atomic), then delete: never a partly deleted env in place."""
-    trash = layout.envs / f"{TRASH_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        os.rename(path, trash)
-    except FileNotFoundError:
-        return
-    shutil.rmtree(trash, ignore_errors=True)
+        remove_tree(path)
 
 
 def can_hardlink(src_dir: Path, dst_dir: Path) -> bool:
@@ -170,9 +173,17 @@ def can_hardlink(src_dir: Path, dst_dir: Path) -> bool:
 
 class Builder:
     def __init__(
-        self, config: Config, bundle: Path, layout: Layout, env_id: str, progress: Progress
+        self,
+        config: Config,
+        bundle: Path,
+        layout: Layout,
+        env_id: str,
+        progress: Progress,
+        *,
+        code_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self.code_dir = code_dir  # the release's code: the healthcheck imports f5_runtime
         self.bundle = bundle
         self.layout = layout
         self.env_id = env_id
@@ -189,7 +200,6 @@ class Builder:
             self.sync()
             flash_attn = self.install_flash_attn()
             self.healthcheck()
-            self.fetch_models()
             with self.step("finalize"):
                 self.finalize(flash_attn, time.monotonic() - started)
         except BaseException:
@@ -215,34 +225,19 @@ class Builder:
             link_mode = self.link_mode()
             self.progress(f"link mode {link_mode}, cache {self.config.uv_cache_dir}")
             cmd = [self.uv, "sync", "--frozen", "--no-dev", "--no-editable", "--inexact"]
-            cmd += ["--compile-bytecode", "--package", "f5-runtime"]
+            # Third-party packages only: the workspace's own code is the release's code dir.
+            cmd += ["--compile-bytecode", "--package", "f5-runtime", "--no-install-workspace"]
+            cmd += [arg for extra in RUNTIME_EXTRAS for arg in ("--extra", extra)]
             self.run_tool("sync", cmd, env=self.uv_env(link_mode=link_mode), cwd=self.bundle)
 
     def healthcheck(self) -> None:
         with self.step("healthcheck"):
             self.run_tool(
                 "healthcheck",
-                [str(self.python), "-m", "f5_runtime", "healthcheck"],
-                env=runtime_env(self.config, self.env_id, offline=True),
+                runtime_argv(self.staging, "healthcheck"),
+                env=runtime_env(self.config, self.env_id, self.code_dir, offline=True),
                 cwd=self.layout.root,
             )
-
-    def fetch_models(self) -> None:
-        with self.step("fetch-models"):
-            models_lock = VolumeLock(
-                self.layout.models_lock,
-                what=f"fetching models for env {self.env_id}",
-                stale_s=self.config.stale_lock_s,
-                log=self.progress,
-            )
-            models_lock.acquire(self.config.lock_timeout_s)
-            with models_lock:
-                self.run_tool(
-                    "fetch-models",
-                    [str(self.python), "-m", "f5_runtime", "fetch-models"],
-                    env=runtime_env(self.config, self.env_id, offline=False),
-                    cwd=self.layout.root,
-                )
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -275,54 +270,8 @@ class Builder:
         cwd: Path | None = None,
         timeout_s: float | None = None,
     ) -> None:
-        """Run a tool, its output streamed to stdout and the log; raise BootstrapError(step)."""
-        self.progress(f"$ {shlex.join(cmd)}")
-        tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-        if cwd is not None:
-            cwd.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
-        )
-        assert proc.stdout is not None
-        stdout = proc.stdout
-
-        def stream_output() -> None:
-            for line in stdout:
-                self.progress.write(f"    {line}")
-                tail.append(line.rstrip())
-
-        # Output is streamed by a thread so that the timeout runs from the start, even while
-        # a hung tool prints nothing.
-        reader = threading.Thread(target=stream_output, daemon=True)
-        reader.start()
-        try:
-            returncode = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise BootstrapError(
-                step, f"`{shlex.join(cmd[:4])} ...` timed out after {timeout_s:.0f} s", ""
-            ) from None
-        finally:
-            if proc.poll() is None:  # timed out, or interrupted (SIGTERM): the tool goes too
-                proc.kill()
-                proc.wait()
-            reader.join(timeout=READER_JOIN_S)
-        if returncode != 0:
-            hint = HINTS.get(step, "").format(
-                python=sys.executable, log=self.layout.provision_log(self.env_id)
-            )
-            last = "\n    ".join(tail)
-            raise BootstrapError(
-                step,
-                f"`{shlex.join(cmd[:4])} ...` exited {returncode}; last output:\n    {last}",
-                hint,
-            )
+        log = self.layout.provision_log(self.env_id)
+        run_tool(self.progress, step, cmd, env=env, cwd=cwd, timeout_s=timeout_s, log=log)
 
     def install_flash_attn(self) -> dict:
         """Best effort: install, import with the env's python, uninstall if the import fails."""
@@ -355,11 +304,21 @@ class Builder:
                 self.run_tool(
                     "healthcheck",
                     [str(self.python), "-c", "import flash_attn"],
-                    env=runtime_env(self.config, self.env_id, offline=True),
+                    env=runtime_env(self.config, self.env_id, self.code_dir, offline=True),
                     timeout_s=IMPORT_CHECK_TIMEOUT_S,
                 )
                 result["installed"] = True
             except BootstrapError as exc:
+                if self.config.flash_attn_sha256 and "hash mismatch" in exc.message.lower():
+                    # The operator named the exact wheel: another one is an error, not a
+                    # reason to fall back (a tampered or wrong download must stop the build).
+                    raise BootstrapError(
+                        "flash-attn",
+                        f"the flash-attn wheel at {url} does not match F5_FLASH_ATTN_SHA256="
+                        f"{self.config.flash_attn_sha256}: {exc.message}",
+                        "check F5_FLASH_ATTN_URL and F5_FLASH_ATTN_SHA256 (the sha256 of the "
+                        "wheel file), or unset the sha256 to install without checking",
+                    ) from None
                 result["error"] = exc.message
                 self.progress(
                     "flash-attn is not usable; the runtime will use PyTorch attention "
@@ -380,10 +339,11 @@ class Builder:
             "env_id": self.env_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "created_unix": time.time(),
-            "bootstrap_version": __version__,
+            "bootstrap_version": version(),
             "python": sys.version.split()[0],
             "interpreter": sys.executable,
             "bundle": str(self.bundle),
+            "healthchecked_with_code": str(self.code_dir) if self.code_dir else None,
             "extras": list(self.config.extras),
             "flash_attn": flash_attn,
             "steps_s": self.timings,
@@ -403,12 +363,3 @@ class Builder:
                 return
             raise BootstrapError("finalize", f"could not move the env into place: {exc}") from exc
         self.progress(f"env {self.env_id} complete: {marker['size_bytes'] / 1e9:.2f} GB")
-
-
-def tree_size(path: Path) -> int:
-    total = 0
-    for dirpath, _dirnames, filenames in os.walk(path):
-        for name in filenames:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total

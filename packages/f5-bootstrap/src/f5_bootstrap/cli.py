@@ -14,8 +14,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from f5_bootstrap import __version__
+from f5_bootstrap import version
 from f5_bootstrap.errors import INTERNAL_ERROR, BootstrapError
+
+
+class ShowVersion(argparse.Action):
+    """argparse's "version" action, but the version is read only when asked for (keeps the
+    importlib.metadata import off `run`'s warm path)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the F5-TTS runtime env on the volume from the workspace lock, "
         "then exec into it. Configuration: F5_* environment variables (see the README).",
     )
-    parser.add_argument("--version", action="version", version=f"f5-bootstrap {__version__}")
+    parser.add_argument("--version", action=ShowVersion, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser("run", help="provision if needed, then exec the runtime worker")
@@ -65,6 +78,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "provision":
         from f5_bootstrap.build import provision
 
+        config.require_volume()
         provision(config)
         return 0
     if args.command == "status":

@@ -16,8 +16,17 @@ from f5_bootstrap.errors import BootstrapError
 PROJECT_DIR = "f5tts"  # the project's root directory under the volume
 SERVERLESS_VOLUME = Path("/runpod-volume")  # where RunPod mounts a network volume on workers
 POD_VOLUME = Path("/workspace")  # ... and on pods
-LOCAL_VOLUME = Path("~/.cache/f5tts")  # a laptop or a RunPod Hub test: no network volume
+LOCAL_VOLUME = Path("~/.cache")  # a laptop or a RunPod Hub test: the project in ~/.cache/f5tts
 RUNTIME_PACKAGE = "packages/f5-runtime"  # the runtime's directory inside the bundle
+
+# The runtime's settings that decide which models it loads (see f5-runtime's README).
+MODEL_VARIABLES = (
+    "F5_LOAD_FORMAT",
+    "F5_TTS_MODEL",
+    "F5_LANGUAGES",
+    "F5_ASR_MODEL",
+    "F5_ALIGN_MODELS",
+)
 
 DEFAULT_LOCK_TIMEOUT_S = 1800.0  # how long to wait for another builder before giving up
 DEFAULT_STALE_LOCK_S = 60.0  # a holder whose heartbeat is older than this is dead
@@ -41,6 +50,15 @@ class Config:
     uv_cache_dir: Path  # F5_UV_CACHE_DIR: default <root>/cache/uv, beside the envs
     uv_bin: str | None  # F5_UV: the uv binary; else the `uv` package's, else PATH
     uv_link_mode: str  # F5_UV_LINK_MODE: auto (hardlink when it works, else copy) | copy | hardlink
+    # On RunPod with no volume where RunPod mounts one: what is missing (None: fine, or
+    # F5_ALLOW_NO_VOLUME=1). Building there would put the env on container disk, lost on exit.
+    missing_volume: str | None = None
+    # F5_IMAGE_ROOT: a read-only root baked into the image (the volume-less variant); its
+    # complete envs are used before the volume's. None: the slim image, no baked env.
+    image_root: Path | None = None
+    # The runtime's variables that choose its models (MODEL_VARIABLES), as set: a change
+    # makes `run` fetch the models of the new choice before it execs the worker.
+    model_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def root(self) -> Path:
@@ -81,7 +99,24 @@ class Config:
             else volume / PROJECT_DIR / "cache" / "uv",
             uv_bin=env.get("F5_UV") or None,
             uv_link_mode=_choice(env, "F5_UV_LINK_MODE", ("auto", "copy", "hardlink")),
+            missing_volume=missing_volume(env, volume),
+            image_root=Path(env["F5_IMAGE_ROOT"]).absolute() / PROJECT_DIR
+            if env.get("F5_IMAGE_ROOT")
+            else None,
+            model_settings=tuple((name, env.get(name, "").strip()) for name in MODEL_VARIABLES),
         )
+
+    def require_volume(self) -> None:
+        """Before building an env: on RunPod, only onto the volume RunPod mounts."""
+        if self.missing_volume:
+            raise BootstrapError(
+                "config",
+                f"{self.missing_volume}: an env built here would land on container disk, "
+                "be lost when the container stops, and be rebuilt on every start",
+                "attach a network volume (pods: mount path /workspace; endpoints: it is "
+                "mounted at /runpod-volume), or use the image variant with the env built in "
+                "(.runpod/Dockerfile), or set F5_ALLOW_NO_VOLUME=1 to build on container disk",
+            )
 
 
 def detect_volume(env: Mapping[str, str]) -> Path:
@@ -94,6 +129,26 @@ def detect_volume(env: Mapping[str, str]) -> Path:
     if os.path.ismount(POD_VOLUME) or on_pod:
         return POD_VOLUME
     return LOCAL_VOLUME.expanduser()
+
+
+def missing_volume(env: Mapping[str, str], volume: Path) -> str | None:
+    """On RunPod (RUNPOD_ENDPOINT_ID: a serverless worker; RUNPOD_POD_ID: a pod), the volume
+    must be where RunPod mounts it, unless F5_VOLUME names one or F5_ALLOW_NO_VOLUME=1."""
+    if env.get("F5_VOLUME") or _flag(env, "F5_ALLOW_NO_VOLUME"):
+        return None
+    if env.get("RUNPOD_ENDPOINT_ID"):
+        if volume == SERVERLESS_VOLUME:
+            return None
+        return (
+            "this is a RunPod serverless worker (RUNPOD_ENDPOINT_ID is set) and no network "
+            f"volume is mounted at {SERVERLESS_VOLUME}"
+        )
+    if env.get("RUNPOD_POD_ID") and volume != POD_VOLUME:
+        return f"this is a RunPod pod (RUNPOD_POD_ID is set) and no volume is at {POD_VOLUME}"
+    return None
+def default_root(env: Mapping[str, str]) -> Path:
+    """<volume>/f5tts: the one rule for where the project lives, for both packages."""
+    return detect_volume(env) / PROJECT_DIR
 
 
 def is_bundle(path: Path) -> bool:
@@ -128,6 +183,10 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise BootstrapError("config", f"{name}={raw!r} is not a non-negative number", "")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

@@ -26,6 +26,7 @@ EXIT_CODES: dict[str, int] = {
     "finalize": 8,  # writing the completion marker or moving the env into place failed
     "exec": 9,  # os.execve of the runtime failed
     "gc": 10,  # removing an env failed
+    "flash-attn": 11,  # the flash-attn wheel does not match F5_FLASH_ATTN_SHA256
 }
 
 

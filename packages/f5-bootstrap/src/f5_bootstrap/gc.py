@@ -1,71 +1,89 @@
-"""`gc`: remove envs no worker has used for a while; never the current one, never one
-whose lock is held or that a running worker uses."""
+"""`gc`: remove envs and code dirs no worker has used for a while; never the current ones,
+never an env whose lock is held, never one a running worker uses."""
 
 from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
-from f5_bootstrap.build import remove_tree
 from f5_bootstrap.config import Config
 from f5_bootstrap.errors import BootstrapError
-from f5_bootstrap.layout import TRASH_PREFIX, Layout
+from f5_bootstrap.launch import code_lock_name
+from f5_bootstrap.layout import Layout
 from f5_bootstrap.lock import VolumeLock
-from f5_bootstrap.status import current_env_id, env_entries
+from f5_bootstrap.status import code_entries, current, env_entries
+from f5_bootstrap.trash import empty_trash, remove_tree
 
 HOUR_S = 3600.0
+
+
+def keep_reason(entry: dict, keep_hours: float, now: float) -> str | None:
+    idle_h = (now - entry["last_used"]) / HOUR_S
+    if entry["current"]:
+        return "current"
+    if entry.get("lock_holder"):
+        return "its lock is held"
+    if entry["in_use"]:
+        return "a running worker uses it"
+    if entry["complete"] and idle_h < keep_hours:
+        return f"used {idle_h:.1f} h ago"
+    return None
 
 
 def collect_garbage(
     config: Config, keep_hours: float, *, dry_run: bool = False, out: TextIO = sys.stdout
 ) -> list[str]:
-    """Remove what is old and unheld; returns the env-ids removed (or that would be)."""
+    """Remove what is old and unheld; returns the env-ids and code-ids removed (or that
+    would be)."""
     layout = Layout(config.root)
+    release = current(config)
     now = time.time()
     removed = []
-    for entry in env_entries(config, current_env_id(config)):
-        env_id = entry["env_id"]
-        idle_h = (now - entry["last_used"]) / HOUR_S
-        if entry["current"]:
-            reason = "current"
-        elif entry["lock_holder"]:
-            reason = "its lock is held"
-        elif entry["in_use"]:
-            reason = "a running worker uses it"
-        elif entry["complete"] and idle_h < keep_hours:
-            reason = f"used {idle_h:.1f} h ago"
-        else:
-            reason = None
-        name = entry["path"].rsplit("/", 1)[-1]
+    candidates = [
+        *(("env", e["env_id"], e) for e in env_entries(config, release and release.env_id)),
+        *(("code", e["code_id"], e) for e in code_entries(config, release and release.code_id)),
+    ]
+    for kind, item_id, entry in candidates:
+        path = Path(entry["path"])
+        label = path.name if kind == "env" else f"code/{path.name}"
+        reason = keep_reason(entry, keep_hours, now)
         if reason:
-            out.write(f"keep   {name} ({reason})\n")
+            out.write(f"keep   {label} ({reason})\n")
             continue
+        idle_h = (now - entry["last_used"]) / HOUR_S
         why = f"unused for {idle_h:.1f} h" if entry["complete"] else "incomplete, no builder"
         size = entry["size_bytes"] / 1e9
-        out.write(f"{'would remove' if dry_run else 'remove'} {name} ({why}, {size:.2f} GB)\n")
-        if not dry_run and not remove_env(config, layout, env_id, name):
-            out.write(f"keep   {name} (taken by another process meanwhile)\n")
-            continue
-        removed.append(env_id)
+        out.write(f"{'would remove' if dry_run else 'remove'} {label} ({why}, {size:.2f} GB)\n")
+        if not dry_run:
+            build_lock = layout.env_lock(item_id) if kind == "env" else None
+            in_use = item_id if kind == "env" else code_lock_name(item_id)
+            if not remove_unused(config, layout, path, build_lock, in_use):
+                out.write(f"keep   {label} (taken by another process meanwhile)\n")
+                continue
+        removed.append(item_id)
     if not dry_run:
-        for trash in layout.envs.glob(f"{TRASH_PREFIX}*") if layout.envs.is_dir() else []:
-            shutil.rmtree(trash, ignore_errors=True)  # an interrupted earlier removal
+        empty_trash(layout.envs)
+        empty_trash(layout.code)
     return removed
 
 
-def remove_env(config: Config, layout: Layout, env_id: str, name: str) -> bool:
-    """Under the env's lock and its in-use lock (both without waiting): out of place, deleted."""
-    lock = VolumeLock(
-        layout.env_lock(env_id), what=f"removing env {env_id}", stale_s=config.stale_lock_s
-    )
-    if not lock.try_acquire():
-        return False
+def remove_unused(
+    config: Config, layout: Layout, path: Path, build_lock: Path | None, in_use_name: str
+) -> bool:
+    """Under the build lock (envs) and the in-use lock (both without waiting): out of place,
+    then deleted."""
+    lock = None
+    if build_lock is not None:
+        lock = VolumeLock(build_lock, what=f"removing {path.name}", stale_s=config.stale_lock_s)
+        if not lock.try_acquire():
+            return False
     try:
-        fd = os.open(layout.in_use_lock(env_id), os.O_RDWR | os.O_CREAT, 0o666)
+        layout.locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(layout.in_use_lock(in_use_name), os.O_RDWR | os.O_CREAT, 0o666)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,11 +92,12 @@ def remove_env(config: Config, layout: Layout, env_id: str, name: str) -> bool:
             except OSError:
                 pass  # no flock on this filesystem: the last-used age decided
             try:
-                remove_tree(layout.envs / name, layout)
+                remove_tree(path)
             except OSError as exc:
-                raise BootstrapError("gc", f"could not remove {name}: {exc}") from exc
+                raise BootstrapError("gc", f"could not remove {path}: {exc}") from exc
         finally:
             os.close(fd)
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     return True

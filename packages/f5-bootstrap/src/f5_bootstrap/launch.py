@@ -1,7 +1,8 @@
-"""`run`: the warm path (env complete -> exec) and the runtime's documented environment.
+"""`run`: the warm path (env, code and models ready -> exec) and the exec itself.
 
-The warm path costs a hash of the bundle and a few stat calls: stdlib only, no subprocess.
-The build (`f5_bootstrap.build`, which imports filelock) is imported only when needed.
+The warm path costs a hash of the bundle's code, a read of the lock's memoized resolution
+and a few stat calls: stdlib only, no subprocess. The build (`f5_bootstrap.build`, which
+imports filelock) is imported only when something is missing.
 """
 
 from __future__ import annotations
@@ -15,90 +16,67 @@ from pathlib import Path
 from typing import TextIO
 
 from f5_bootstrap.config import Config
-from f5_bootstrap.envid import compute_env_id
+from f5_bootstrap.contract import CODE_PATH_VARIABLE, CONTRACT_VARIABLES, runtime_argv, runtime_env
+from f5_bootstrap.envid import current_release
 from f5_bootstrap.errors import BootstrapError
-from f5_bootstrap.layout import LAST_USED, Layout, env_python, is_complete
-
-# The variables f5-bootstrap sets for the runtime (the contract; see the README).
-CONTRACT_VARIABLES = (
-    "F5_VOLUME",
-    "F5_MODELS_DIR",
-    "HF_HOME",
-    "TORCH_HOME",
-    "NLTK_DATA",
-    "F5_REFS_DIR",
-    "F5_LOCKS_DIR",
-    "F5_ENV_ID",
-    "HF_HUB_OFFLINE",
-    "PYTHONUNBUFFERED",
-)
+from f5_bootstrap.layout import LAST_USED, Layout, find_complete_code, find_complete_env
+from f5_bootstrap.models import models_key, models_ready
 
 
-def runtime_env(
-    config: Config, env_id: str, *, offline: bool, base: dict[str, str] | None = None
-) -> dict[str, str]:
-    """The environment of every runtime process: the caller's, plus the contract variables."""
-    layout = Layout(config.root)
-    env = dict(os.environ if base is None else base)
-    # The image's interpreter settings must not leak into the env.
-    env.pop("PYTHONHOME", None)
-    env.pop("VIRTUAL_ENV", None)
-    env.update(
-        F5_VOLUME=str(config.volume),
-        F5_MODELS_DIR=str(layout.models),
-        HF_HOME=str(layout.models / "hf"),
-        TORCH_HOME=str(layout.models / "torch"),
-        NLTK_DATA=str(layout.models / "nltk"),
-        F5_REFS_DIR=str(layout.refs),
-        F5_LOCKS_DIR=str(layout.locks),
-        F5_ENV_ID=env_id,
-        HF_HUB_OFFLINE="1" if offline else "0",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+def code_lock_name(code_id: str) -> str:
+    """The in-use lock's name for a code dir (envs use their env-id)."""
+    return f"code-{code_id}"
 
 
-def worker_argv(env_dir: Path, args: list[str]) -> list[str]:
-    return [str(env_python(env_dir)), "-m", "f5_runtime", "worker", *args]
-
-
-def hold_in_use(layout: Layout, env_id: str) -> None:
-    """A shared lock kept open through exec: gc never removes an env a worker runs from.
+def hold_in_use(layout: Layout, name: str) -> None:
+    """A shared lock kept open through exec: gc never removes what a worker runs from.
 
     Best effort: a filesystem without flock leaves gc with the last-used age only.
     """
     try:
         layout.locks.mkdir(parents=True, exist_ok=True)
-        fd = os.open(layout.in_use_lock(env_id), os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(layout.in_use_lock(name), os.O_RDWR | os.O_CREAT, 0o666)
         fcntl.flock(fd, fcntl.LOCK_SH)
         os.set_inheritable(fd, True)
     except OSError:
         pass
 
 
-def mark_used(env_dir: Path) -> None:
+def mark_used(path: Path) -> None:
     # A read-only volume still runs; gc just sees an older last use.
     with contextlib.suppress(OSError):
-        (env_dir / LAST_USED).touch()
+        (path / LAST_USED).touch()
 
 
 def run(config: Config, args: list[str], *, dry_run: bool = False, out: TextIO = sys.stdout) -> int:
-    bundle = config.require_bundle()
+    if config.missing_volume and config.image_root is None:
+        config.require_volume()  # before anything is written where it would be lost
     layout = Layout(config.root)
-    env_id = compute_env_id(bundle, config.extras)
-    env_dir = layout.env_dir(env_id)
+    release = current_release(config)
+    env_dir = find_complete_env(layout, release.env_id, config.image_root)
+    if env_dir is None and config.missing_volume:
+        config.require_volume()  # the image has no env for this release: nothing to run
     if not dry_run:
-        hold_in_use(layout, env_id)
-    if not is_complete(env_dir, env_id):
+        hold_in_use(layout, release.env_id)
+        hold_in_use(layout, code_lock_name(release.code_id))
+    code_dir = find_complete_code(layout, release.code_id, config.image_root)
+    ready = (
+        env_dir is not None
+        and code_dir is not None
+        and models_ready(layout, models_key(config, release.env_id, code_dir))
+    )
+    if not ready:
         from f5_bootstrap.build import provision  # the cold path only
 
-        provision(config)
+        env_dir, code_dir = provision(config, serving=True)
     mark_used(env_dir)
-    argv = worker_argv(env_dir, args)
-    env = runtime_env(config, env_id, offline=True)
+    mark_used(code_dir)
+    argv = runtime_argv(env_dir, "worker", *args)
+    env = runtime_env(config, release.env_id, code_dir, offline=True)
     if dry_run:
         out.write(f"exec {shlex.join(argv)}\n")
-        out.writelines(f"{name}={env[name]}\n" for name in CONTRACT_VARIABLES)
+        names = (*CONTRACT_VARIABLES, CODE_PATH_VARIABLE)
+        out.writelines(f"{name}={env[name]}\n" for name in names)
         return 0
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,15 +1,24 @@
-"""An exclusive lock on the volume that a dead or hung holder cannot keep forever.
+"""The lease: one exclusive lock protocol for every lock on the volume (env builds, the
+models lock), used by f5-bootstrap and by f5-runtime's fetch-models alike.
 
-`locks/<name>.lock` is an OS lock (filelock: flock, or filelock's own fallback where flock is
-missing). Beside it, `locks/<name>.holder` says who holds it (host, pid, since) and carries a
-heartbeat (its mtime, touched every few seconds by a thread of the holder).
+    locks/<name>.lock     an OS lock (filelock: flock, or filelock's own fallback)
+    locks/<name>.holder   JSON: who holds it (host, pid, process start, since, what), a token
+                          unique to the acquisition, and `beat`, a counter the holder's
+                          heartbeat thread rewrites (atomically) every HEARTBEAT_S
 
 Network filesystems differ in what happens to an OS lock when its holder dies, so a waiter
-also judges the holder: dead when it ran on this host and its process is gone, or when its
-heartbeat has not moved for `stale_s`. A stale lock is broken by claiming the holder file
-(an atomic rename: one waiter wins) and unlinking the lock file; the next attempt locks a
-fresh file. Breaking can in a rare race let two processes hold the lock; the build is made
-safe against that anyway (each builder works in its own staging directory).
+also judges the holder, from what it can see itself:
+- dead at once when the holder ran on this host and its process is gone (a killed builder);
+- stale when its (token, beat) has not changed for `stale_s`, as timed by the waiter's own
+  monotonic clock. File mtimes are never compared with the waiter's clock: hosts' clocks
+  differ, so a live holder with a skewed clock is never broken.
+A stale lock is broken by claiming the holder file (an atomic rename: one waiter wins; the
+claim is given back if the holder beat meanwhile) and unlinking the lock file; the next
+attempt locks a fresh file. If the OS lock is granted while a live holder's file is in
+place (OS locks that do not exclude), the holder file decides. A live holder never stops its
+heartbeat because its file is missing for a moment (a breaker's claim in flight); it stops
+only when the file names another holder. Even a broken lock cannot corrupt a build: each
+builder works in its own staging directory.
 """
 
 from __future__ import annotations
@@ -42,16 +51,14 @@ class Holder:
     token: str  # unique per acquisition
     start: str  # the holder process's start time (/proc), to tell a reused pid apart
     what: str  # what the holder is doing, for the people waiting
-    heartbeat: float = 0.0  # mtime of the holder file (not stored in it)
+    beat: int = 0  # the heartbeat: rewritten +1 every HEARTBEAT_S while the lock is held
 
     def describe(self) -> str:
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.since))
         return f"{self.what} on host {self.host} pid {self.pid} since {since}"
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data.pop("heartbeat")
-        return data
+        return asdict(self)
 
 
 def holder_path(lock_path: Path) -> Path:
@@ -59,10 +66,12 @@ def holder_path(lock_path: Path) -> Path:
 
 
 def read_holder(lock_path: Path) -> Holder | None:
-    path = holder_path(lock_path)
+    return parse_holder(holder_path(lock_path))
+
+
+def parse_holder(path: Path) -> Holder | None:
     try:
-        data = json.loads(path.read_text())
-        return Holder(**data, heartbeat=path.stat().st_mtime)
+        return Holder(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -77,14 +86,16 @@ def process_start(pid: int) -> str:
     return "" if fields[0] == "Z" else fields[19]  # state, ..., starttime (field 22)
 
 
-def stale_reason(holder: Holder, stale_s: float) -> str | None:
-    """Why this holder is dead, judged from what anyone can see now; None when it looks alive."""
+def dead_reason(holder: Holder) -> str | None:
+    """Why this holder is certainly gone, from one look; None when it may be alive."""
     if holder.host == HOST and process_start(holder.pid) != holder.start:
         return f"its process {holder.pid} on this host is gone"
-    age = time.time() - holder.heartbeat
-    if age > stale_s:
-        return f"no heartbeat for {age:.0f} s"
     return None
+
+
+def heartbeat_interval(stale_s: float) -> float:
+    """A live holder beats several times within any waiter's stale timeout."""
+    return min(10.0, max(0.2, stale_s / 4))
 
 
 class VolumeLock:
@@ -100,7 +111,10 @@ class VolumeLock:
         self._os_lock = filelock.FileLock(str(path))
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
-        self._seen: tuple[object, float] | None = None  # (holder state, monotonic first seen)
+        self._holder: Holder | None = None  # what we wrote when we took the lock
+        # The holder's (token, beat) as we last saw it, and when (our monotonic clock) we
+        # first saw it that way.
+        self._seen: tuple[tuple[str, int] | None, float] | None = None
 
     # -- acquiring ---------------------------------------------------------------------------
     def acquire(self, timeout_s: float) -> None:
@@ -134,7 +148,7 @@ class VolumeLock:
             self._break_if_stale()
             return False
         holder = read_holder(self.path)
-        if holder and holder.token != self.token and stale_reason(holder, self.stale_s) is None:
+        if holder and holder.token != self.token and dead_reason(holder) is None:
             # The OS granted a lock that a live holder has: OS locks do not exclude on this
             # filesystem, so the holder file decides.
             self._os_lock.release()
@@ -151,12 +165,11 @@ class VolumeLock:
 
     def _break_if_stale(self) -> None:
         holder = read_holder(self.path)
-        reason = stale_reason(holder, self.stale_s) if holder else None
-        # A heartbeat that does not move, as seen by our own clock (hosts' clocks may differ).
-        state = (holder.token, holder.heartbeat) if holder else None
+        reason = dead_reason(holder) if holder else None
+        state = (holder.token, holder.beat) if holder else None
         now = time.monotonic()
         if self._seen is None or self._seen[0] != state:
-            self._seen = (state, now)
+            self._seen = (state, now)  # it moved (or is new): the clock starts again
         elif now - self._seen[1] > self.stale_s:
             reason = reason or f"its heartbeat has not moved for {now - self._seen[1]:.0f} s"
         if reason is None:
@@ -170,46 +183,52 @@ class VolumeLock:
         self._seen = None
 
     def _claim(self, holder: Holder) -> bool:
-        """Rename the stale holder file away; only one breaker can win that rename."""
+        """Rename the stale holder file away; only one breaker can win that rename. Given
+        back when it is not the holder we judged (a new one, or the same one that beat)."""
         claimed = self.holder_path.with_name(f"{self.holder_path.name}.broken-{self.token}")
         try:
             os.rename(self.holder_path, claimed)
         except FileNotFoundError:
             return False  # another waiter broke it first
-        try:
-            taken = json.loads(claimed.read_text()).get("token")
-        except (OSError, ValueError):
-            taken = None
-        if taken != holder.token:  # a new holder's file slipped in between: give it back
-            os.replace(claimed, self.holder_path)
+        taken = parse_holder(claimed)
+        if taken is None or (taken.token, taken.beat) != (holder.token, holder.beat):
+            with contextlib.suppress(OSError):
+                os.replace(claimed, self.holder_path)  # alive after all: give it back
+            self._seen = None
             return False
         claimed.unlink()
         return True
 
     # -- holding -----------------------------------------------------------------------------
-    def _write_holder(self) -> None:
-        holder = Holder(
-            host=HOST,
-            pid=os.getpid(),
-            since=time.time(),
-            token=self.token,
-            start=process_start(os.getpid()),
-            what=self.what,
-        )
+    def _write_holder(self, beat: int = 0) -> None:
+        if beat == 0:
+            self._holder = Holder(
+                host=HOST,
+                pid=os.getpid(),
+                since=time.time(),
+                token=self.token,
+                start=process_start(os.getpid()),
+                what=self.what,
+            )
+        assert self._holder is not None
+        holder = Holder(**{**self._holder.to_json(), "beat": beat})
         staging = self.holder_path.with_name(f"{self.holder_path.name}.{self.token}")
         staging.write_text(json.dumps(holder.to_json()))
         os.replace(staging, self.holder_path)
 
     def _heartbeat(self) -> None:
-        interval = min(10.0, max(0.2, self.stale_s / 4))
-        while not self._stop.wait(interval):
+        beat = 0
+        while not self._stop.wait(heartbeat_interval(self.stale_s)):
             holder = read_holder(self.path)
-            if holder is None or holder.token != self.token:
+            if holder is None:
+                continue  # a breaker's claim in flight: it gives the file back if we beat
+            if holder.token != self.token:
                 self.log(f"lost {self.path.name}: another process took it over")
                 return
+            beat += 1
             # On an error the next beat tries again; a missed beat or two is within stale_s.
             with contextlib.suppress(OSError):
-                os.utime(self.holder_path)
+                self._write_holder(beat)
 
     def release(self) -> None:
         self._stop.set()
@@ -229,8 +248,9 @@ class VolumeLock:
         self.release()
 
 
-def lock_holder(lock_path: Path, stale_s: float) -> Holder | None:
-    """Who holds this lock now (a live holder), without taking it; for status and gc."""
+def lock_holder(lock_path: Path) -> Holder | None:
+    """Who holds this lock now, without taking it; for status and gc. One look cannot tell a
+    stale holder on another host from a live one: such a lock counts as held."""
     if not lock_path.exists():
         return None
     probe = filelock.FileLock(str(lock_path))
@@ -241,6 +261,6 @@ def lock_holder(lock_path: Path, stale_s: float) -> Holder | None:
         return holder or Holder("?", 0, 0.0, "", "", "an unknown holder")
     probe.release()
     holder = read_holder(lock_path)
-    if holder is not None and stale_reason(holder, stale_s) is None:
+    if holder is not None and dead_reason(holder) is None:
         return holder
     return None

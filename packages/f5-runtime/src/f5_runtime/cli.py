@@ -18,7 +18,7 @@ import importlib
 import logging
 import sys
 
-from f5_runtime import __version__
+from f5_runtime import version
 
 DESCRIPTION = """\
 Text to speech in the voice of a short reference recording (F5-TTS), with a time for every
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="f5-runtime", description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"f5-runtime {__version__}")
+    parser.add_argument("--version", action="version", version=f"f5-runtime {version()}")
     add_verbose(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_module, help_text) in COMMANDS.items():

@@ -3,7 +3,8 @@
 Every field says which variable sets it. A bad value raises ConfigError naming the variable
 and what would be valid, so a misconfigured endpoint fails at start, not on the first job.
 The bootstrap sets the paths (HF_HOME, TORCH_HOME, NLTK_DATA, F5_VOLUME, ...); without it the
-same layout is used under a mounted /runpod-volume or /workspace, else under ~/.cache/f5tts.
+same layout is used at the bootstrap's default root (f5_bootstrap.config.default_root: a
+mounted /runpod-volume or /workspace, else ~/.cache/f5tts), so both always agree.
 """
 
 from __future__ import annotations
@@ -13,19 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from f5_bootstrap.config import DEFAULT_STALE_LOCK_S, default_root
+
 from f5_runtime.errors import ConfigError
+from f5_runtime.io.s3_endpoint import parse_bucket_endpoint
 
-DEFAULT_VOLUME = Path.home() / ".cache" / "f5tts"
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
-
-
-def _default_root(env: Mapping[str, str]) -> Path:
-    if env.get("F5_VOLUME"):
-        return Path(env["F5_VOLUME"]) / "f5tts"
-    for mount in ("/runpod-volume", "/workspace"):
-        if os.path.ismount(mount):
-            return Path(mount) / "f5tts"
-    return DEFAULT_VOLUME / "f5tts"
 
 
 class _Env:
@@ -123,6 +117,8 @@ class Settings:
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
     locks_dir: Path  # lock files, e.g. models.lock        F5_LOCKS_DIR (default <root>/locks)
+    # a lock holder whose heartbeat has not moved for this long is dead (f5_bootstrap.lock)
+    lock_stale_s: float  # F5_LOCK_STALE_S (default: f5-bootstrap's)
     # per-language aligner instead of WhisperX's default: (("nl", "org/repo"), ("en", "/dir"))
     align_models: tuple[tuple[str, str], ...]  # F5_ALIGN_MODELS="nl=org/repo,en=/dir"
     hf_endpoint: str  # Hub that fetch-models downloads from          HF_ENDPOINT
@@ -138,7 +134,7 @@ class Settings:
     presign_expiry: int  # seconds a presigned output URL stays valid      F5_PRESIGN_EXPIRY
     allow_private_urls: bool  # fetch from loopback/private addresses (tests)  F5_ALLOW_PRIVATE_URLS
     allow_http: bool  # accept plain http:// inputs                       F5_ALLOW_HTTP
-    bucket_endpoint_url: str | None  # S3-compatible endpoint (R2, B2, MinIO) BUCKET_ENDPOINT_URL
+    bucket_endpoint_url: str | None  # S3 endpoint; may name a bucket  BUCKET_ENDPOINT_URL
     bucket_access_key_id: str | None  # BUCKET_ACCESS_KEY_ID (else boto3's chain)
     bucket_secret_access_key: str | None  # BUCKET_SECRET_ACCESS_KEY
     bucket_region: str | None  # BUCKET_REGION (else boto3's chain)
@@ -150,6 +146,7 @@ class Settings:
     # "module:callable" building the Engines from Settings; a testing/extension hook.  F5_ENGINES
     engines_factory: str
     on_runpod: bool  # RUNPOD_WEBHOOK_GET_JOB is set: a real endpoint (progress updates go out)
+    stop_grace_seconds: float  # a job running at SIGTERM may finish within this   F5_STOP_GRACE_S
     # The RunPod SDK's log level: RUNPOD_LOG_LEVEL / RUNPOD_DEBUG_LEVEL. INFO unless set, since
     # the SDK's DEBUG lines print whole job inputs and outputs (presigned URLs included).
     sdk_log_level: str
@@ -158,7 +155,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         e = _Env(env)
-        root = _default_root(env)
+        root = default_root(env)
         languages = tuple(x.strip() for x in e.str("F5_LANGUAGES", "en").split(",") if x.strip())
         models_dir = e.path("F5_MODELS_DIR", root / "models")
         nltk_data = e.str("NLTK_DATA", "").split(os.pathsep)[0]
@@ -179,6 +176,7 @@ class Settings:
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",
             locks_dir=e.path("F5_LOCKS_DIR", root / "locks"),
+            lock_stale_s=e.float("F5_LOCK_STALE_S", DEFAULT_STALE_LOCK_S),
             align_models=_align_models(e.str("F5_ALIGN_MODELS", "")),
             hf_endpoint=e.str("HF_ENDPOINT", "https://huggingface.co").rstrip("/"),
             models_mirror=(e.opt("F5_MODELS_MIRROR") or "").rstrip("/") or None,
@@ -189,7 +187,7 @@ class Settings:
             presign_expiry=e.int("F5_PRESIGN_EXPIRY", 24 * 3600, minimum=1),
             allow_private_urls=e.bool("F5_ALLOW_PRIVATE_URLS", False),
             allow_http=e.bool("F5_ALLOW_HTTP", False),
-            bucket_endpoint_url=e.opt("BUCKET_ENDPOINT_URL"),
+            bucket_endpoint_url=_checked_bucket_endpoint(e.opt("BUCKET_ENDPOINT_URL")),
             bucket_access_key_id=e.opt("BUCKET_ACCESS_KEY_ID"),
             bucket_secret_access_key=e.opt("BUCKET_SECRET_ACCESS_KEY"),
             bucket_region=e.opt("BUCKET_REGION"),
@@ -198,11 +196,12 @@ class Settings:
             inline_max_bytes=int(e.float("F5_INLINE_MAX_MB", 10.0, minimum=0.0) * 1024 * 1024),
             engines_factory=e.str("F5_ENGINES", "f5_runtime.engines:load_engines"),
             on_runpod=bool(e.opt("RUNPOD_WEBHOOK_GET_JOB")),
+            stop_grace_seconds=e.float("F5_STOP_GRACE_S", 5.0, minimum=0.0),
             sdk_log_level=e.opt("RUNPOD_LOG_LEVEL") or e.str("RUNPOD_DEBUG_LEVEL", "INFO"),
         )
 
     def describe(self) -> str:
-        """Every setting, one `name: value` line each, secrets masked (debug logs)."""
+        """Every setting, one `name: value` line each, secrets masked (worker start-up log)."""
         lines = []
         for f in fields(self):
             value = getattr(self, f.name)
@@ -217,3 +216,8 @@ class Settings:
         output = self.output_url or "the request's bucket, else inline"
         return (f"volume {self.root}; {self.tts_model}, {weights}; device {self.device}; "
                 f"languages {', '.join(self.languages)}; outputs to {output}")
+
+
+def _checked_bucket_endpoint(url: str | None) -> str | None:
+    parse_bucket_endpoint(url)  # a malformed URL stops the worker at start, not at a job
+    return url

@@ -7,6 +7,7 @@
     ├── ConfigError                a bad environment variable: message names it and the fix
     ├── StorageError               outputs could not be written (after retries)
     ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
+    ├── WorkerStopping             SIGTERM: the running job was abandoned (and cleaned up)
     └── EngineError                synthesis/alignment failed
         └── WorkerBrokenError      the GPU/models are unusable (e.g. CUDA error): replace worker
 """
@@ -38,6 +39,10 @@ class StorageError(RuntimeFailure):
 
 class ModelMissingError(RuntimeFailure):
     pass
+
+
+class WorkerStopping(RuntimeFailure):
+    """The worker is being stopped (SIGTERM) and the job did not finish within the grace time."""
 
 
 class EngineError(RuntimeFailure):

@@ -43,7 +43,7 @@ class Limits:
 
     max_text_chars: int
     max_audio_bytes: int  # per input, checked while downloading
-    max_audio_seconds: float  # per input, checked after decoding
+    max_audio_seconds: float  # per input, from the header, and while decoding
     allow_http: bool  # plain http:// inputs
     allow_local_files: bool = False  # local paths and file:// (CLI only, never the endpoint)
 
@@ -134,6 +134,8 @@ def _check_url(value: str, info: ValidationInfo) -> str:
     scheme = url_scheme(value)
     if limits.allow_local_files and is_local(scheme):
         return value  # a local path (or C:\...) from the CLI
+    if scheme in URL_SCHEMES:  # schemes are case-insensitive: HTTPS:// is https://
+        value = scheme + value[len(scheme):]
     if scheme not in URL_SCHEMES:
         if scheme == "file" or value.startswith(("/", ".", "~")):
             raise PydanticCustomError(
@@ -155,7 +157,7 @@ def _check_url(value: str, info: ValidationInfo) -> str:
             "url_s3", "must be s3://bucket/key (both the bucket and the key), got {value}",
             {"value": repr(value[:80])},
         )
-    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value):
+    if scheme == "data" and not re.match(r"^data:audio/[\w.+-]+(;[^,;]*)*;base64,", value, re.I):
         raise PydanticCustomError(
             "url_data", "a data: URI must look like " + DATA_URI_SHAPE
         )
@@ -172,6 +174,7 @@ class JobRequest(BaseModel):
     text: str | None = None
     voice_reference_url: str | None = None
     voice_reference_text: str | None = None
+    voice_reference_language: str | None = None
     audio_url: str | None = None
     language: str | None = None
     options: Options = Field(default_factory=Options)
@@ -182,7 +185,7 @@ class JobRequest(BaseModel):
     def _urls(cls, value: str | None, info: ValidationInfo) -> str | None:
         return None if value is None else _check_url(value, info)
 
-    @field_validator("language")
+    @field_validator("language", "voice_reference_language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         if value is None:
@@ -232,10 +235,11 @@ class JobRequest(BaseModel):
                 "job_kind", "nothing to do: send text + voice_reference_url to synthesize speech, "
                 "or audio_url (with optional text) to subtitle a recording",
             )
-        if self.voice_reference_url is None and self.voice_reference_text is not None:
-            raise PydanticCustomError(
-                "job_kind", "voice_reference_text: only valid with voice_reference_url",
-            )
+        for name in ("voice_reference_text", "voice_reference_language"):
+            if self.voice_reference_url is None and getattr(self, name) is not None:
+                raise PydanticCustomError(
+                    "job_kind", "{name}: only valid with voice_reference_url", {"name": name},
+                )
         return self
 
     @property
@@ -248,6 +252,16 @@ class JobRequest(BaseModel):
 
     def input_urls(self) -> list[str]:
         return [u for u in (self.voice_reference_url, self.audio_url) if u is not None]
+
+    def reference_language(self) -> str | None:
+        """The voice reference's language: `voice_reference_language`; else, with a given
+        transcript, the text's (a transcript is taken to be in `language`); else None: Whisper
+        detects it while transcribing the reference."""
+        if self.voice_reference_language is not None:
+            return self.voice_reference_language
+        if self.voice_reference_text is not None:
+            return self.language or DEFAULT_LANGUAGE
+        return None
 
     def output_bucket(self) -> tuple[str, str] | None:
         """(bucket, prefix) the request asks its outputs to go to, if it names one."""
@@ -264,6 +278,25 @@ class JobRequest(BaseModel):
         return SubtitleOptions(format=o.subtitle_format, karaoke=o.karaoke,
                                max_line_chars=o.max_line_chars, max_lines=o.max_lines,
                                max_event_seconds=o.max_event_seconds)
+
+
+def check_languages_served(request: JobRequest, served: tuple[str, ...]) -> None:
+    """The languages this job needs an aligner for are among F5_LANGUAGES (`served`: fetched
+    and loaded at start): otherwise the job would fail only after sampling. A transcription's
+    language is only Whisper's hint (any of Whisper's languages; untimed words are spread by
+    length)."""
+    needed = {"language": request.language or DEFAULT_LANGUAGE}
+    if request.kind == "subtitle" and request.text is None:
+        needed = {}
+    if request.voice_reference_language is not None:
+        needed["voice_reference_language"] = request.voice_reference_language
+    for field_name, language in needed.items():
+        if language not in served:
+            raise ValidationError(
+                f"input.{field_name}: {language!r} is not served by this endpoint (it serves "
+                f"{', '.join(served)}): send one of those, or ask its operator to add it to "
+                "F5_LANGUAGES and fetch its models"
+            )
 
 
 # where each model sits in a request, for the error messages (api.messages)

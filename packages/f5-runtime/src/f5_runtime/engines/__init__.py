@@ -34,9 +34,11 @@ class Engines(Protocol):
     batch_frames: int
 
     def prepare_reference(
-        self, audio: Audio, text: str | None, language: str
+        self, audio: Audio, text: str | None, language: str | None
     ) -> PreparedReference:
-        """The voice reference ready for synthesis (trimmed, clipped, transcribed if needed)."""
+        """The voice reference ready for synthesis (trimmed, clipped, transcribed if needed).
+        `language` is the reference's own (a German voice may speak English text); None:
+        Whisper detects it while transcribing."""
         ...
 
     def plan(

@@ -1,13 +1,16 @@
 """Device, dtype and attention backend: chosen here, once, for every engine.
 
 The rules follow f5-tts's own loader (`load_checkpoint`): fp16 on CUDA devices of compute
-capability 7.0 or newer, fp32 everywhere else. flash-attn is used when it imports (a broken
-install is treated as absent; the bootstrap removes it, but a developer's box may have one).
+capability 7.0 or newer, fp32 everywhere else. flash-attn (FlashAttention-2) is used only
+where it can run: a CUDA device of compute capability 8.0 or newer (Ampere, Ada, Hopper), a
+half-precision dtype, and a flash_attn that imports (a broken install is treated as absent).
+Everywhere else PyTorch's scaled_dot_product_attention. The choice and its reason are logged.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from f5_runtime.errors import ConfigError
@@ -15,6 +18,8 @@ from f5_runtime.errors import ConfigError
 log = logging.getLogger(__name__)
 
 FP16_MIN_CAPABILITY = 7  # major CUDA compute capability f5-tts runs in fp16 (Volta and newer)
+FLASH_ATTN_MIN_CAPABILITY = (8, 0)  # FlashAttention-2 kernels: Ampere and newer only
+FLASH_ATTN_DTYPES = frozenset({"float16", "bfloat16"})  # it has no fp32 kernels
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,22 @@ def flash_attn_importable() -> bool:
     return True
 
 
+def attention_backend(capability: tuple[int, int] | None, dtype: str,
+                      importable: Callable[[], bool] = flash_attn_importable) -> tuple[str, str]:
+    """("flash_attn" or "torch", why): flash-attn only where its kernels exist. `importable`
+    is only called when the device could use it (importing flash_attn costs seconds)."""
+    if capability is None:
+        return "torch", "not a CUDA device"
+    if tuple(capability) < FLASH_ATTN_MIN_CAPABILITY:
+        return "torch", (f"compute capability {capability[0]}.{capability[1]} is below the 8.0 "
+                         "flash-attn needs")
+    if dtype not in FLASH_ATTN_DTYPES:
+        return "torch", f"flash-attn has no {dtype} kernels"
+    if not importable():
+        return "torch", "flash-attn is not installed (or does not import)"
+    return "flash_attn", f"compute capability {capability[0]}.{capability[1]}, {dtype}"
+
+
 def choose_device(requested: str = "auto") -> DeviceChoice:
     """ "auto" -> CUDA when available, else CPU; "cuda" without a GPU is a ConfigError."""
     import torch
@@ -62,12 +83,13 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
     name = torch.cuda.get_device_name(0)
     # f5-tts's load_checkpoint makes the same choice (and excludes ZLUDA's fake CUDA).
     fp16 = capability[0] >= FP16_MIN_CAPABILITY and not name.endswith("[ZLUDA]")
-    backend = "flash_attn" if flash_attn_importable() else "torch"
-    if backend == "torch":
-        log.info("flash-attn is not importable: using PyTorch attention")
+    dtype = "float16" if fp16 else "float32"
+    backend, why = attention_backend(capability, dtype, flash_attn_importable)
+    log.info("attention: %s (%s)", "flash-attn" if backend == "flash_attn" else
+             "PyTorch scaled_dot_product_attention", why)
     return DeviceChoice(
         device="cuda",
-        dtype="float16" if fp16 else "float32",
+        dtype=dtype,
         attn_backend=backend,
         name=name,
         capability=capability,

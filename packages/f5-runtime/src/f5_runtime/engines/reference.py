@@ -157,9 +157,9 @@ def words_before(words: list[Word], seconds: float, language: str) -> str:
 # ---------------------------------------------------------------------------- preparation
 
 
-def reference_key(audio: Audio, text: str | None, language: str, salt: str) -> str:
+def reference_key(audio: Audio, text: str | None, language: str | None, salt: str) -> str:
     h = hashlib.sha256()
-    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language}|".encode())
+    h.update(f"prep={PREPARATION_VERSION}|{salt}|lang={language or 'detect'}|".encode())
     h.update(b"text=" + (normalize(text).encode() if text else b"<asr>") + b"|")
     h.update(f"audio={audio.sample_rate}|".encode())
     h.update(np.ascontiguousarray(audio.samples, dtype=np.float32).tobytes())
@@ -167,8 +167,9 @@ def reference_key(audio: Audio, text: str | None, language: str, salt: str) -> s
 
 
 def prepare_reference(
-    audio: Audio, text: str | None, language: str, aligner: ReferenceAligner
+    audio: Audio, text: str | None, language: str | None, aligner: ReferenceAligner
 ) -> PreparedReference:
+    """`language` is the reference's own (None: Whisper detects it while transcribing)."""
     source_seconds = audio.duration
     audio = audio.resampled(TTS_SAMPLE_RATE)
     samples = trim_silence(audio.samples, TTS_SAMPLE_RATE)
@@ -198,6 +199,7 @@ def prepare_reference(
     elif clipped:
         # Upstream's bug (#1139, #1207): the audio is clipped, the text is not, and the output
         # speaks the cut words. Keep the words that are still in the clipped audio.
+        language = language or "en"  # only reached with a transcript: callers pass its language
         words = aligner.align(Audio(full, TTS_SAMPLE_RATE), text, language)
         shortened = words_before(words, len(samples) / TTS_SAMPLE_RATE, language)
         if shortened:
@@ -285,22 +287,30 @@ class ReferenceCache:
 
 
 class ReferencePreparer:
-    """Prepare-or-reuse: the one entry point the engines call."""
+    """Prepare-or-reuse: the one entry point the engines call. `hits` and `misses` count
+    cache lookups, and each is logged ("reference cache hit/miss <key>") for operators and
+    tests."""
 
     def __init__(self, cache: ReferenceCache | None, aligner: ReferenceAligner, salt: str):
         self.cache = cache
         self.aligner = aligner
         self.salt = salt
+        self.hits = 0
+        self.misses = 0
 
     def __call__(
-        self, audio: Audio, text: str | None, language: str
+        self, audio: Audio, text: str | None, language: str | None
     ) -> tuple[PreparedReference, bool]:
         """(prepared reference, whether it came from the cache)."""
         key = reference_key(audio, text, language, self.salt)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
+            self.hits += 1
+            log.info("reference cache hit %s", key[:16])
             return hit, True
         ref = prepare_reference(audio, text, language, self.aligner)
         if self.cache is not None:
+            self.misses += 1
+            log.info("reference cache miss %s: prepared, now stored", key[:16])
             try:
                 self.cache.put(key, ref)
             except OSError as exc:  # a full or read-only volume must not fail the request

@@ -121,28 +121,35 @@ class TTSEngine:
         seed: int,
     ) -> Mels:
         """Sample the chunks (all of one length) in one call, halving it on out-of-memory.
-        `seed` seeds each chunk's noise alike, so a chunk is the same batched or alone."""
+        `seed` seeds each chunk's noise alike, so a chunk is the same batched or alone.
+
+        A halved batch is retried after the `except` block has been left: inside it the
+        exception's traceback keeps the failed attempt's tensors alive (so the retry would
+        mostly run out of memory again), and an error raised there would carry the OOM as its
+        `__context__`, which `worker.is_broken` reads as a broken GPU."""
         import torch
 
         if len({c.frames for c in chunks}) != 1:
             raise ValueError("a sampler call takes chunks of one length only")
+        out_of_memory = False
         with self._lock:
             try:
-                mel = self._sample(chunks, ref, options, seed)
+                return Mels(self._sample(chunks, ref, options, seed), ref.rms)
             except torch.OutOfMemoryError:
-                if len(chunks) == 1:
-                    raise EngineError(
-                        "out of GPU memory for one chunk: send shorter text"
-                    ) from None
-                torch.cuda.empty_cache()
-                log.warning("out of memory for a batch of %d chunks: halving it", len(chunks))
-                mel = None
-        if mel is None:
-            half = len(chunks) // 2
-            first = self.generate(chunks[:half], ref, options, seed)
-            second = self.generate(chunks[half:], ref, options, seed)
-            mel = torch.cat([first.mel, second.mel])
-        return Mels(mel, ref.rms)
+                out_of_memory = True  # handled below, once the failed attempt is released
+        assert out_of_memory
+        if self.choice.is_cuda:
+            torch.cuda.empty_cache()
+        if len(chunks) == 1:
+            raise EngineError(
+                "out of GPU memory for one chunk: send shorter text (or lower "
+                "F5_TTS_BATCH_FRAMES if other work shares this GPU)"
+            )
+        log.warning("out of memory for a batch of %d chunks: halving it", len(chunks))
+        half = len(chunks) // 2
+        first = self.generate(chunks[:half], ref, options, seed)
+        second = self.generate(chunks[half:], ref, options, seed)
+        return Mels(torch.cat([first.mel, second.mel]), ref.rms)
 
     def _sample(self, chunks, ref: PreparedReference, options, seed: int):
         import torch

@@ -57,7 +57,7 @@ class VoiceEngines:
         # (bigger tensors, same FLOPs; docs/benchmarks.md): chunks run one after another.
         self.batch_frames = tts.batch_frames if tts.choice.is_cuda else 0
 
-    def prepare_reference(self, audio: Audio, text: str | None, language: str
+    def prepare_reference(self, audio: Audio, text: str | None, language: str | None
                           ) -> PreparedReference:
         with engine_errors("reference preparation"):
             ref, cached = self.references(audio, text, language)

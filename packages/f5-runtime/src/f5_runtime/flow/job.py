@@ -18,7 +18,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from f5_runtime.api.request import DEFAULT_LANGUAGE, JobRequest, Limits, parse_request
+from f5_runtime.api.request import (
+    DEFAULT_LANGUAGE,
+    JobRequest,
+    Limits,
+    check_languages_served,
+    parse_request,
+)
 from f5_runtime.api.result import JobResult
 from f5_runtime.engines.types import Audio, Segment, Word
 from f5_runtime.errors import InputError
@@ -58,17 +64,27 @@ class Artifacts:
 
 
 def load_input(inputs: Inputs, url: str, workdir: Path, what: str, limits: Limits) -> Audio:
-    """Fetch one input and decode it; InputError when it is not usable audio."""
+    """Fetch one input and decode it (never past the duration limit); InputError when it is
+    not usable audio."""
     path = inputs.fetch(url, workdir / what.replace(" ", "_"), what=what)
-    audio = audio_io.decode(path.read_bytes(), what=what)
-    if audio.duration > limits.max_audio_seconds:
-        raise InputError(
-            f"{what} is {audio.duration:.0f} s long, more than the {limits.max_audio_seconds:.0f} "
-            "s limit: send a shorter recording (F5_MAX_AUDIO_SECONDS raises the limit)"
-        )
-    if audio.duration < 0.1:
-        raise InputError(f"{what} is {audio.duration * 1000:.0f} ms long: too short to use")
+    audio = audio_io.decode(path.read_bytes(), what=what, max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, audio.duration)
     return audio
+
+
+def input_duration(inputs: Inputs, url: str, workdir: Path, what: str, limits: Limits
+                   ) -> float:
+    """Fetch one input and read only its length (the dubbing source: its samples are unused)."""
+    path = inputs.fetch(url, workdir / what.replace(" ", "_"), what=what)
+    seconds = audio_io.duration(path.read_bytes(), what=what,
+                                max_seconds=limits.max_audio_seconds)
+    _check_not_too_short(what, seconds)
+    return seconds
+
+
+def _check_not_too_short(what: str, seconds: float) -> None:
+    if seconds < 0.1:
+        raise InputError(f"{what} is {seconds * 1000:.0f} ms long: too short to use")
 
 
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
@@ -92,13 +108,14 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
     assert request.voice_reference_url is not None and request.text is not None
     clock.enter("fetch")
     voice = load_input(inputs, request.voice_reference_url, workdir, "voice reference", limits)
-    source = (load_input(inputs, request.audio_url, workdir, "source audio", limits)
+    target = (input_duration(inputs, request.audio_url, workdir, "source audio", limits)
               if request.audio_url is not None else None)
     language = request.language or DEFAULT_LANGUAGE
     clock.enter("reference")
-    reference = engines.prepare_reference(voice, request.voice_reference_text, language)
+    reference = engines.prepare_reference(voice, request.voice_reference_text,
+                                          request.reference_language())
     clock.enter("generate")  # planning the chunks is the first step of generating them
-    options = request.synthesis_options(source.duration if source is not None else None)
+    options = request.synthesis_options(target)
     plan = plan_speech(engines, request.text, reference, language, options)
     speech = synthesize(engines, plan, clock)
     clock.enter("encode")
@@ -170,10 +187,13 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
             settings: Settings, on_stage: StageCallback | None = None) -> JobResult:
     """The endpoint's job: a request in, published outputs out (or an exception, nothing left)."""
     clock = StageClock(on_stage)
-    clock.enter("validate")
+    clock.enter("validate")  # everything that can be known before the GPU works
     limits = Limits.from_settings(settings)
     request = parse_request(raw_input, limits)
+    check_languages_served(request, settings.languages)
     place = choose_output(settings, job_id, request.output_bucket(), request.input_urls())
+    if place is not None:
+        storage.s3.check_writable(place)
     log.info("job %s: %s%s, output %s", job_id, request.kind,
              " (dubbing)" if request.is_dubbing else "",
              place.url("") if place else "inline")

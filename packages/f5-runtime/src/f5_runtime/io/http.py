@@ -33,7 +33,9 @@ def download(url: str, dest: Path, what: str, limit: int, settings: Settings,
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
             raise too_large(what, limit, int(declared))
-        write_capped(response.stream(CHUNK_BYTES), dest, what, limit)
+        # Raw bytes: a Content-Encoding (gzip, br) is not undone, so a small compressed
+        # body cannot inflate past the cap; audio is never sent compressed that way.
+        write_capped(response.stream(CHUNK_BYTES, decode_content=False), dest, what, limit)
     finally:
         response.close()  # stops reading: a capped download ends here, not at EOF
         pool.close()
@@ -79,6 +81,7 @@ def _open(url: str, what: str, settings: Settings, ca_bundle: str | None) -> tup
             response = pool.urlopen(
                 "GET", path, headers={"Host": host_header, "User-Agent": "f5-runtime"},
                 redirect=False, preload_content=False, assert_same_host=False,
+                decode_content=False,  # the cap counts bytes received, never inflated ones
             )
         except BaseException:
             pool.close()

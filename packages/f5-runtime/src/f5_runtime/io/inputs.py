@@ -79,6 +79,7 @@ class Inputs:
 
 def _fetch_data(url: str, dest: Path, what: str, limit: int) -> None:
     header, _, payload = url.partition(",")
+    header = header.lower()  # scheme, media type and parameters are case-insensitive
     if not header.startswith("data:audio/") or not header.endswith(";base64"):
         raise InputError(f"{what}: a data: URI must look like data:audio/<type>;base64,...")
     payload = re.sub(r"\s+", "", payload)

@@ -1,9 +1,11 @@
 """Where a job's outputs go, and publishing them.
 
-In this order: the request's `output` (bucket + prefix); F5_OUTPUT_URL; the bucket of the
-request's first s3:// input under `f5-tts-outputs/`; else inline in the result (base64 audio,
-subtitle text), up to F5_INLINE_MAX_MB. Each job gets `<prefix><job-id>/`. A `Publisher`
-remembers what it uploaded and deletes it when the job fails, so nothing half-written stays.
+In this order: the request's `output` (bucket + prefix); F5_OUTPUT_URL; the bucket
+BUCKET_ENDPOINT_URL names, under `f5-tts-outputs/`; the bucket of the request's first s3://
+input, under `f5-tts-outputs/`; else inline in the result (base64 audio, subtitle text), up to
+F5_INLINE_MAX_MB. Each job gets `<prefix><job-id>/`, checked to be writable before the engines
+run (`S3.check_writable`). A `Publisher` records each object before uploading it and deletes
+them all when the job fails, so nothing half-written stays.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from f5_runtime.errors import ConfigError, UserError
+from f5_runtime.io.s3_endpoint import parse_bucket_endpoint
 from f5_runtime.io.urls import S3Location, safe_job_id
 
 if TYPE_CHECKING:
@@ -55,12 +58,14 @@ def parse_output_url(url: str) -> tuple[str, str]:
 
 def choose_output(settings: Settings, job_id: str, requested: tuple[str, str] | None,
                   input_urls: Sequence[str]) -> OutputPlace | None:
-    """The requested (bucket, prefix); else F5_OUTPUT_URL; else the first s3:// input's
-    bucket; else None (inline)."""
+    """The requested (bucket, prefix); else F5_OUTPUT_URL; else the bucket BUCKET_ENDPOINT_URL
+    names; else the first s3:// input's bucket; else None (inline)."""
     if requested is not None:
         bucket, prefix = requested
     elif settings.output_url:
         bucket, prefix = parse_output_url(settings.output_url)
+    elif endpoint_bucket := parse_bucket_endpoint(settings.bucket_endpoint_url).bucket:
+        bucket, prefix = endpoint_bucket, OUTPUTS_DIR
     else:
         s3_inputs = [u for u in input_urls if u.startswith("s3://")]
         if not s3_inputs:
@@ -91,11 +96,14 @@ class Publisher:
                     "(send output.bucket, set F5_OUTPUT_URL, or use s3:// inputs)"
                 )
             return PublishedFile(inline=base64.b64encode(data).decode("ascii"))
-        url = self.s3.upload(self.place, name, data, content_type)
+        # Recorded before the PUT: one that lands but times out on the client must still be
+        # rolled back (deleting a key that never landed is harmless).
         self.uploaded.append(name)
+        url = self.s3.upload(self.place, name, data, content_type)
         return PublishedFile(s3_url=url, presigned_url=self.s3.presign(self.place, name))
 
     def rollback(self) -> None:
+        """Delete every object this job tried to write (best effort, logged when it fails)."""
         if self.place is None:
             return
         for name in reversed(self.uploaded):

@@ -16,6 +16,7 @@ from tenacity import (
     wait_exponential,
 )
 
+from f5_runtime.errors import WorkerStopping
 from f5_runtime.io.urls import redact_text
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,26 @@ class TransientHTTP(Exception):
         self.status = status
 
 
+def stop_request(exc: BaseException) -> WorkerStopping | None:
+    """The WorkerStopping (SIGTERM, serving/shutdown.py) behind `exc`: botocore wraps what is
+    raised inside its HTTP client ("An HTTP Client raised an unhandled exception")."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, WorkerStopping):
+            return exc
+        wrapped = getattr(exc, "kwargs", {}).get("error") if hasattr(exc, "kwargs") else None
+        exc = wrapped or exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Timeouts, connection errors, 5xx and throttling: worth another try."""
     import botocore.exceptions as bx
     import urllib3.exceptions as ux
+
+    if stop_request(exc) is not None:
+        return False  # the worker is stopping: no retry
 
     if isinstance(exc, ux.SSLError | bx.SSLError):
         return False  # a certificate problem does not go away by retrying
@@ -92,4 +109,9 @@ def with_retries(what: str, attempts: int, action: Callable[[], T]) -> T:
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(action)
+    try:
+        return retrying(action)
+    except Exception as exc:
+        if (stop := stop_request(exc)) is not None and stop is not exc:
+            raise stop from None
+        raise

@@ -1,9 +1,10 @@
 """S3 through boto3: one client per process, reads capped in size, writes, presigned URLs.
 
-Endpoint and credentials follow RunPod's bucket convention (BUCKET_ENDPOINT_URL,
-BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY, BUCKET_REGION), else boto3's own chain (AWS_*),
-so S3-compatible stores (R2, B2, MinIO) work through the endpoint URL. Transient failures are
-retried (retry.py); client errors become messages that say what to check.
+Endpoint and credentials follow RunPod's bucket convention (BUCKET_ENDPOINT_URL, which may
+name a bucket: s3_endpoint.py; BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY, BUCKET_REGION),
+else boto3's own chain (AWS_*), so S3-compatible stores (R2, B2, MinIO) work through the
+endpoint URL. Transient failures are retried (retry.py); client errors become messages that
+say what to check. `check_writable` proves an output place before any GPU time is spent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from f5_runtime.errors import InputError, StorageError, UserError
 from f5_runtime.io.capped import CHUNK_BYTES, too_large, write_capped
 from f5_runtime.io.retry import describe, is_transient, with_retries
+from f5_runtime.io.s3_endpoint import make_s3_client
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+WRITE_CHECK = ".write-check"  # empty object written and removed before the engines run
+
 
 class S3:
     def __init__(self, settings: Settings):
@@ -31,25 +35,7 @@ class S3:
 
     @cached_property
     def client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        s = self.settings
-        config = Config(
-            connect_timeout=s.storage_timeout,
-            read_timeout=s.storage_timeout,
-            retries={"mode": "standard", "total_max_attempts": 1},  # tenacity retries instead
-            s3={"addressing_style": "path"} if s.bucket_endpoint_url else None,
-            signature_version="s3v4",
-        )
-        return boto3.session.Session().client(
-            "s3",
-            endpoint_url=s.bucket_endpoint_url,
-            aws_access_key_id=s.bucket_access_key_id,
-            aws_secret_access_key=s.bucket_secret_access_key,
-            region_name=s.bucket_region,
-            config=config,
-        )
+        return make_s3_client(self.settings)
 
     def retry(self, what: str, action):
         return with_retries(what, self.settings.storage_attempts, action)
@@ -96,21 +82,28 @@ class S3:
         log.info("uploaded %s (%d bytes, %s)", url, len(data), content_type)
         return url
 
+    def check_writable(self, place: OutputPlace) -> None:
+        """Prove the job's outputs can be written before any GPU time is spent on them: put an
+        empty object where they will go and remove it (the same errors as a real upload)."""
+        self.upload(place, WRITE_CHECK, b"", "application/octet-stream")
+        self.delete(place, WRITE_CHECK, quiet=True)
+
     def presign(self, place: OutputPlace, name: str) -> str:
         return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": place.bucket, "Key": place.prefix + name},
             ExpiresIn=self.settings.presign_expiry,
         )
 
-    def delete(self, place: OutputPlace, name: str) -> bool:
+    def delete(self, place: OutputPlace, name: str, *, quiet: bool = False) -> bool:
         """Best effort (a few tries); False when the object could not be removed."""
         try:
             self.retry(f"deleting {place.url(name)}", lambda: self.client.delete_object(
                 Bucket=place.bucket, Key=place.prefix + name))
         except Exception as exc:
-            log.error("could not delete %s after a failed job: %s", place.url(name), describe(exc))
+            log.error("could not delete %s: %s", place.url(name), describe(exc))
             return False
-        log.info("deleted %s (the job failed after uploading it)", place.url(name))
+        if not quiet:
+            log.info("deleted %s (the job failed after uploading it)", place.url(name))
         return True
 
 

@@ -20,6 +20,7 @@ import shutil
 import socket
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -273,7 +274,9 @@ class Fetcher:
 
 
 def download_url(url: str, dest: Path, timeout: float = 60.0) -> None:
-    """Download to `dest.part`, resuming a previous partial download, then rename."""
+    """Download to `dest.part`, resuming a previous partial download, then rename. A `.part`
+    that is already whole (a run stopped between the last byte and the rename) is answered
+    416 by the server: it is kept when its size is the file's, else downloaded again."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -283,6 +286,13 @@ def download_url(url: str, dest: Path, timeout: float = 60.0) -> None:
             resumed = response.status == 206
             with part.open("ab" if resumed else "wb") as f:
                 shutil.copyfileobj(response, f, CHUNK)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 416 or not have:
+            raise FetchError(f"could not fetch {url}: {exc}") from exc
+        total = (exc.headers.get("Content-Range") or "").rpartition("/")[2]
+        if total != str(have):  # longer than the file, or the server won't say: start over
+            part.unlink()
+            return download_url(url, dest, timeout)
     except OSError as exc:
         raise FetchError(f"could not fetch {url}: {exc} (partial file kept to resume)") from exc
     os.replace(part, dest)
@@ -319,8 +329,11 @@ def _size(n: int | str) -> str:
 def fetch_models(
     settings: Settings, offline: bool = False, take_lock: bool = True, out=print
 ) -> Report:
-    """Fetch (or, offline, verify) every model of the manifest, under the models lock."""
-    import filelock
+    """Fetch (or, offline, verify) every model of the manifest, under the models lock (the
+    volume's one lease protocol, f5_bootstrap.lock: a holder file with a heartbeat, so a
+    waiting bootstrap never breaks a long fetch)."""
+    from f5_bootstrap.errors import BootstrapError
+    from f5_bootstrap.lock import VolumeLock
 
     models = all_models(settings)
     if not models:
@@ -330,19 +343,22 @@ def fetch_models(
     if take_lock and (holder := _held_by_parent(lock_file)):
         out(f"{lock_file} is held by the process that started this one ({holder}): using it")
         take_lock = False
-    lock = filelock.FileLock(str(lock_file))
     with contextlib.ExitStack() as stack:
         if take_lock:
-            settings.locks_dir.mkdir(parents=True, exist_ok=True)
-            _acquire(lock, out)
+            lock = VolumeLock(
+                lock_file, what="f5-runtime fetch-models", stale_s=settings.lock_stale_s, log=out
+            )
+            try:
+                lock.acquire(LOCK_TIMEOUT)
+            except BootstrapError as exc:
+                raise FetchError(f"{exc.message}; {exc.hint}") from None
             stack.callback(lock.release)
         return Fetcher(settings, offline=offline, out=out).run(models)
 
 
 def _held_by_parent(lock_file: Path) -> str | None:
-    """f5-bootstrap takes the models lock itself and runs `fetch-models` under it; it says
-    who holds the lock in `models.holder` (host, pid, ...). Waiting for our own parent would
-    never end, so a lock held by the parent process counts as ours."""
+    """A caller that holds the models lock and runs `fetch-models` without `--no-lock`: a
+    lock held by our parent process counts as ours (waiting for it would never end)."""
     try:
         holder = json.loads(lock_file.with_suffix(".holder").read_text())
     except (OSError, ValueError):
@@ -350,20 +366,6 @@ def _held_by_parent(lock_file: Path) -> str | None:
     if holder.get("pid") == os.getppid() and holder.get("host") == socket.gethostname():
         return str(holder.get("what") or f"pid {holder['pid']}")
     return None
-
-
-def _acquire(lock, out) -> None:
-    import filelock
-
-    deadline = time.monotonic() + LOCK_TIMEOUT
-    while True:
-        try:
-            lock.acquire(timeout=10)
-            return
-        except filelock.Timeout:
-            if time.monotonic() > deadline:
-                raise FetchError(f"{lock.lock_file} is still held after {LOCK_TIMEOUT} s") from None
-            out(f"waiting for {lock.lock_file}: another fetch-models is running")
 
 
 # ---------------------------------------------------------------------------------------------

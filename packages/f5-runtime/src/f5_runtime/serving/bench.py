@@ -8,7 +8,10 @@ as a job) on f5-tts's packaged English reference clip. When the models are not o
 it runs with random weights of the real sizes (F5_LOAD_FORMAT=dummy): the audio is noise, the
 compute cost is the real one. RTF = wall time of the whole synthesis (reference, generate,
 vocode, align, assemble) / seconds of audio produced; the stage times are the flow's own.
-Peak memory is torch.cuda.max_memory_allocated on CUDA, the process's max RSS on CPU.
+Peak memory is measured per case: on CUDA torch's own counter (max_memory_allocated, reset
+before each case); on CPU the process's resident-set high-water mark, reset before each case
+through /proc/self/clear_refs (Linux), else the peak of Python allocations (tracemalloc).
+The prepared references go to a temp directory, never into the volume's `refs/` cache.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import resource
+import tempfile
 import time
+import tracemalloc
 from dataclasses import replace
 from importlib.resources import files
+from pathlib import Path
 
 from f5_runtime.engines.types import SynthesisOptions
 from f5_runtime.errors import ModelMissingError
@@ -66,12 +71,45 @@ def models_present(settings) -> bool:
     return True
 
 
-def _peak_memory_mb(cuda: bool) -> float:
-    if cuda:
-        import torch
+class PeakMemory:
+    """Peak memory of one case: reset() before it, peak_mb() after; `kind` says what it is."""
 
-        return torch.cuda.max_memory_allocated() / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    def __init__(self, cuda: bool):
+        self.cuda = cuda
+        self.kind = "cuda allocated" if cuda else "RSS high-water"
+        if not cuda and not self._reset_rss_peak():
+            self.kind = "python allocations (tracemalloc)"
+
+    @staticmethod
+    def _reset_rss_peak() -> bool:
+        try:  # "5" resets VmHWM, the peak resident set size (Linux >= 4.0)
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
+
+    def reset(self) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        elif self.kind == "RSS high-water":
+            self._reset_rss_peak()
+        else:
+            tracemalloc.stop()
+            tracemalloc.start()
+
+    def peak_mb(self) -> float:
+        if self.cuda:
+            import torch
+
+            return torch.cuda.max_memory_allocated() / 2**20
+        if self.kind == "RSS high-water":
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+        return tracemalloc.get_traced_memory()[1] / 2**20
 
 
 def speak(engines, voice, text: str, options: SynthesisOptions):
@@ -89,13 +127,19 @@ def speak(engines, voice, text: str, options: SynthesisOptions):
 
 
 def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
+    if settings.load_format != "dummy" and not models_present(settings):
+        settings = replace(settings, load_format="dummy")
+    with tempfile.TemporaryDirectory(prefix="f5-bench-refs-") as refs:
+        # A throwaway reference cache: the production `refs/` on the volume stays untouched.
+        return _run(replace(settings, refs_dir=Path(refs)), nfes, texts, repeat)
+
+
+def _run(settings, nfes: list[int], texts: list[str], repeat: int) -> dict:
     import torch
 
     from f5_runtime.engines.voice import load_voice_engines
     from f5_runtime.io.audio import decode
 
-    if settings.load_format != "dummy" and not models_present(settings):
-        settings = replace(settings, load_format="dummy")
     started = time.perf_counter()
     engines = load_voice_engines(settings)
     load_seconds = time.perf_counter() - started
@@ -104,12 +148,11 @@ def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
     # Warm-up (kernels, allocator, reference cache): not measured.
     speak(engines, voice, TEXTS["short"], SynthesisOptions(nfe_steps=2))
     cases = []
+    memory = PeakMemory(choice.is_cuda)
     for name in texts:
         for nfe in nfes:
             for _ in range(repeat):
-                if choice.is_cuda:
-                    torch.cuda.synchronize()
-                    torch.cuda.reset_peak_memory_stats()
+                memory.reset()
                 options = SynthesisOptions(nfe_steps=nfe, seed=SEED)
                 t0 = time.perf_counter()
                 speech, stages = speak(engines, voice, TEXTS[name], options)
@@ -124,7 +167,7 @@ def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
                         "chunks": len(speech.chunks),
                         "sampler_calls": speech.calls,
                         "stages_s": {k: round(v, 3) for k, v in stages.items()},
-                        "peak_memory_mb": round(_peak_memory_mb(choice.is_cuda), 1),
+                        "peak_memory_mb": round(memory.peak_mb(), 1),
                     }
                 )
     return {
@@ -136,6 +179,7 @@ def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
         "load_format": settings.load_format,
         "torch": torch.__version__,
         "load_s": round(load_seconds, 2),
+        "peak_memory": memory.kind,
         "cases": cases,
     }
 
@@ -173,7 +217,8 @@ def main(args: argparse.Namespace) -> int:
     print(
         f"{result['device_name']} ({result['device']}, {result['dtype']}, attention "
         f"{result['attn_backend']}), {result['tts_model']} weights={result['load_format']}, "
-        f"torch {result['torch']}, load {result['load_s']} s"
+        f"torch {result['torch']}, load {result['load_s']} s; peak memory per case: "
+        f"{result['peak_memory']}"
     )
     print(f"{'text':<10} {'nfe':>4} {'wall s':>8} {'audio s':>8} {'RTF':>7} {'peak MB':>9}  stages")
     for c in result["cases"]:

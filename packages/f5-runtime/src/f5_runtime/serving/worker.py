@@ -8,7 +8,9 @@ handler is a thin edge: job dict in, `flow.job.run_job`, plain JSON out. Errors:
 - anything unexpected -> {"error": "<what failed, what to do> (job <id>)"} and the traceback
   in the log, never a bare traceback as the message;
 - a failure that leaves the GPU or the models unusable (WorkerBrokenError, CUDA errors) ->
-  also "refresh_worker": true, so RunPod replaces this worker after the job.
+  also "refresh_worker": true, so RunPod replaces this worker after the job;
+- SIGTERM during a job: it may finish within F5_STOP_GRACE_S, else it is abandoned and cleaned
+  up (shutdown.py) -> {"error": "... retry the job"}; no new job is taken either way.
 Progress goes to RunPod (`progress_update`) once per stage as it starts (`generate` once per
 chunk, with its index), never for the stages of the last moments before the result, and
 only on a real endpoint.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import signal
 import sys
@@ -35,6 +38,7 @@ from f5_runtime.errors import (
     StorageError,
     UserError,
     WorkerBrokenError,
+    WorkerStopping,
 )
 
 if TYPE_CHECKING:
@@ -129,6 +133,9 @@ def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str
     """The job's error output: a message a user can act on, and refresh_worker when needed."""
     if isinstance(exc, UserError):
         return {"error": str(exc)}
+    if isinstance(exc, WorkerStopping):
+        log.warning("job %s abandoned: %s", job_id, exc)
+        return {"error": f"{exc} (job {job_id})"}
     if isinstance(exc, StorageError | ConfigError | ModelMissingError):
         log.error("job %s failed: %s", job_id, exc)
         return {"error": f"{exc} (job {job_id})"}
@@ -162,6 +169,7 @@ class Handler:
 
     def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
         from f5_runtime.flow.job import run_job
+        from f5_runtime.serving.shutdown import job_stop_guard
 
         job_id = str(job.get("id") or "local")
         current: list[str] = []
@@ -181,8 +189,10 @@ class Handler:
                 log.warning("progress update failed for job %s", job_id, exc_info=True)
 
         try:
-            result = run_job(job.get("input"), job_id, engines=self.engines,
-                             storage=self.storage, settings=self.settings, on_stage=on_stage)
+            with job_stop_guard(self.settings.stop_grace_seconds):
+                result = run_job(job.get("input"), job_id, engines=self.engines,
+                                 storage=self.storage, settings=self.settings,
+                                 on_stage=on_stage)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
@@ -216,13 +226,22 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
     log.info("%s", settings.summary())
     log.info("settings (secrets masked):\n%s", settings.describe())  # for the worker's logs
-    handler = build_handler(settings)
-    if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
+    try:
+        handler: Callable[[dict], dict] = build_handler(settings)
+    except ModelMissingError as exc:
+        # Exiting would only make RunPod restart this worker for ever; stay up and say why.
+        log.error("models missing, every job gets an error saying what to run: %s", exc)
+        handler = models_missing_handler(exc)
+    if isinstance(handler, Handler) and any(
+        flag in rp_argv for flag in ("--rp_serve_api", "--test_input")
+    ):
         handler.report = None  # local modes have no RunPod to send progress to
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
-    # RunPod stops workers with SIGTERM: exit through Python so that a running job still
-    # removes its temp dir and the outputs it already uploaded (Python's default just dies).
+    # RunPod stops workers with SIGTERM. The SDK's job loop and uvicorn (`serve`) replace this
+    # handler with their own graceful stop, and each job bounds it (shutdown.py); this one
+    # serves the SDK's --test_input mode, which has none: exit through Python at once, so the
+    # job still removes its temp dir and the outputs it uploaded (Python's default just dies).
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     import runpod
 
@@ -231,9 +250,35 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     return 0
 
 
+def models_missing_handler(exc: ModelMissingError) -> Callable[[dict], dict]:
+    """The handler of a worker whose models are not on the volume: every job is told what
+    is missing and what to run."""
+    message = (
+        f"this worker cannot serve: the models of its configuration are not on the volume "
+        f"({exc}). Run `f5-bootstrap provision` with the endpoint's settings (a provisioning "
+        "pod), or restart the workers: `f5-bootstrap run` fetches missing models before it "
+        "starts the worker"
+    )
+
+    def handler(job: dict) -> dict:
+        return {"error": message}
+
+    return handler
+
+
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
     log.warning("SIGTERM: stopping (a running job is abandoned and cleaned up)")
     raise SystemExit(128 + signum)
+
+
+def require_runpod_sdk() -> None:
+    """The worker needs the RunPod SDK, an extra of the package: say how to get it before any
+    model is loaded. (A plain `pip install f5-runtime` serves `synth` and `align` without it.)"""
+    if importlib.util.find_spec("runpod") is None:
+        raise ConfigError(
+            "the RunPod SDK (package `runpod`) is not installed: install f5-runtime with its "
+            "runpod extra, `pip install 'f5-runtime[runpod]'` (or `pip install runpod`)"
+        )
 
 
 def start(rp_argv: list[str], what: str) -> int:
@@ -241,6 +286,7 @@ def start(rp_argv: list[str], what: str) -> int:
     from f5_runtime.config import Settings
 
     try:
+        require_runpod_sdk()
         return run(Settings.from_env(), rp_argv)
     except (ConfigError, ModelMissingError) as exc:
         log.error("cannot start the %s: %s", what, exc)
