@@ -26,6 +26,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+# The stage whose progress is worth telling chunk by chunk (how far a long job is); the others
+# are told once per job.
+PROGRESS_PER_CHUNK = "generate"
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -34,6 +38,14 @@ class Stage:
     name: str
     chunk: int | None = None
     chunks: int | None = None
+
+    @property
+    def progress_key(self) -> tuple[str, int | None] | None:
+        """What a progress report tells once: (name, chunk) for PROGRESS_PER_CHUNK, (name,
+        None) for the others; None while the chunks are being planned (no chunk yet)."""
+        if self.name != PROGRESS_PER_CHUNK:
+            return (self.name, None)
+        return None if self.chunk is None else (self.name, self.chunk)
 
 
 StageCallback = Callable[[Stage], None]

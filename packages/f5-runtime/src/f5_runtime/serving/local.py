@@ -46,13 +46,12 @@ class Progress:
         self.stream.flush()
 
     def __call__(self, stage: Stage) -> None:
-        per_chunk = stage.name == "generate"
-        key = (stage.name, stage.chunk if per_chunk else None)
-        if stage.name in QUIET or key in self.seen or (per_chunk and stage.chunk is None):
+        key = stage.progress_key
+        if stage.name in QUIET or key is None or key in self.seen:
             return
         self.seen.add(key)
         label = LABELS.get(stage.name, stage.name)
-        if stage.chunk is not None and stage.chunks and stage.chunks > 1 and key[1] is not None:
+        if key[1] is not None and stage.chunks and stage.chunks > 1:
             label += f" (chunk {stage.chunk + 1} of {stage.chunks})"
         self.say(label + "...")
 

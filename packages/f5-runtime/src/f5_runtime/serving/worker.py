@@ -71,20 +71,17 @@ ProgressReporter = Callable[[dict, Any], None]
 # Stages not reported to RunPod: instant, or the last milliseconds before the result, where a
 # late progress update could land after the job completed (runpod-python #250).
 UNREPORTED_STAGES = frozenset({"validate", "assemble", "encode", "subtitles", "publish"})
-PER_CHUNK_STAGE = "generate"  # reported once per chunk, with its index: how far a long job is
 
 
 def progress(stage: Stage) -> tuple[tuple[str, int | None], dict[str, Any]] | None:
     """(key, payload) of the progress update for entering `stage`, None when it is not
     reported; a key is reported once per job."""
-    if stage.name in UNREPORTED_STAGES:
+    key = stage.progress_key
+    if stage.name in UNREPORTED_STAGES or key is None:
         return None
-    if stage.name == PER_CHUNK_STAGE:
-        if stage.chunk is None:  # planning the chunks: reported with the first chunk
-            return None
-        return (stage.name, stage.chunk), {"stage": stage.name, "chunk": stage.chunk + 1,
-                                           "chunks": stage.chunks}
-    return (stage.name, None), {"stage": stage.name}
+    if key[1] is not None:  # generate, once per chunk: how far a long job is
+        return key, {"stage": stage.name, "chunk": key[1] + 1, "chunks": stage.chunks}
+    return key, {"stage": stage.name}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
