@@ -218,3 +218,22 @@ def test_a_failed_model_fetch_still_starts_the_worker(bootstrap: Bootstrap) -> N
     assert "starting the worker anyway" in served.stdout
     assert worker_report(bootstrap)["args"] == ["go"]
     assert not bootstrap.status(**failing)["current_models_ready"]
+
+
+def test_a_code_dir_knows_its_version(bundle_copy: Path, tmp_path: Path) -> None:
+    """The code dir is not an installed distribution, yet `f5-runtime --version` (metadata)
+    must name the release it holds."""
+    import sys
+
+    from f5_bootstrap.code import ensure_code
+    from f5_bootstrap.layout import Layout
+    from f5_bootstrap.progress import Progress
+
+    pyproject = bundle_copy / "packages/f5-runtime/pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "9.8.7"'))
+    code_dir = ensure_code(Layout(tmp_path / "root"), bundle_copy, "c0de", ("packages/f5-runtime",),
+                           Progress(tmp_path / "log.txt"))  # fmt: skip
+    read = "import importlib.metadata as m; print(m.version('f5-runtime'))"
+    found = subprocess.run([sys.executable, "-S", "-c", read], env={"PYTHONPATH": str(code_dir)},
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    assert found.stdout.strip() == "9.8.7"

@@ -52,6 +52,7 @@ def ensure_code(
             shutil.copytree(
                 source, staging, ignore=shutil.ignore_patterns(*SKIPPED), dirs_exist_ok=True
             )
+            write_dist_info(bundle / member, staging)
         mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
         if not compileall.compile_dir(staging, quiet=1, invalidation_mode=mode):
             raise BootstrapError("config", f"the bundle's code does not compile (see {staging})")
@@ -80,3 +81,21 @@ def ensure_code(
         raise
     progress(f"code {code_id} ready in {time.monotonic() - started:.1f} s ({', '.join(members)})")
     return code_dir
+
+
+def write_dist_info(member: Path, target: Path) -> None:
+    """A minimal `<name>-<version>.dist-info` for a copied member, so that the code dir's
+    packages know their version (`importlib.metadata`, `f5-runtime --version`) like an
+    installed distribution does: the pyproject's name and version, nothing else."""
+    import tomllib
+
+    try:
+        project = tomllib.loads((member / "pyproject.toml").read_text())["project"]
+        name, version = project["name"], project["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return  # a member without static metadata: its version reads "unknown"
+    dist_info = target / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(exist_ok=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    )
