@@ -151,6 +151,19 @@ class Settings:
     # the SDK's DEBUG lines print whole job inputs and outputs (presigned URLs included).
     sdk_log_level: str
 
+    # --- serving mode and the HTTP server (`f5-runtime serve`) ---
+    # "queue": `worker` serves RunPod's job queue; "http": `worker` runs the HTTP server
+    # instead (RunPod load-balancing endpoints).                                   F5_MODE
+    mode: str
+    port: int  # the HTTP server's port (RunPod's load balancer sets it)            PORT
+    port_health: int  # where /ping also answers (RunPod's load balancer)  PORT_HEALTH (= PORT)
+    max_queue: int  # requests waiting or running at once; more get 429            F5_MAX_QUEUE
+    request_timeout: float  # seconds a request may wait and run        F5_REQUEST_TIMEOUT_S
+    api_keys: tuple[str, ...]  # bearer keys; none: open     F5_API_KEYS (comma-separated)
+    # The queue worker streams jobs that ask for it (a generator handler: every job's output
+    # becomes the list of its yields, so it is off by default).          F5_QUEUE_STREAMING
+    queue_streaming: bool
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -198,6 +211,13 @@ class Settings:
             on_runpod=bool(e.opt("RUNPOD_WEBHOOK_GET_JOB")),
             stop_grace_seconds=e.float("F5_STOP_GRACE_S", 5.0, minimum=0.0),
             sdk_log_level=e.opt("RUNPOD_LOG_LEVEL") or e.str("RUNPOD_DEBUG_LEVEL", "INFO"),
+            mode=e.choice("F5_MODE", "queue", ("queue", "http")),
+            port=e.int("PORT", 80, minimum=1),
+            port_health=e.int("PORT_HEALTH", e.int("PORT", 80, minimum=1), minimum=1),
+            max_queue=e.int("F5_MAX_QUEUE", 16, minimum=1),
+            request_timeout=e.float("F5_REQUEST_TIMEOUT_S", 300.0, minimum=1.0),
+            api_keys=tuple(k.strip() for k in e.str("F5_API_KEYS", "").split(",") if k.strip()),
+            queue_streaming=e.bool("F5_QUEUE_STREAMING", False),
         )
 
     def describe(self) -> str:
@@ -205,7 +225,8 @@ class Settings:
         lines = []
         for f in fields(self):
             value = getattr(self, f.name)
-            shown = "***" if value and ("secret" in f.name or "access_key" in f.name) else value
+            secret = "secret" in f.name or "access_key" in f.name or f.name == "api_keys"
+            shown = "***" if value and secret else value
             lines.append(f"  {f.name}: {shown}")
         return "\n".join(lines)
 

@@ -8,6 +8,7 @@
     ├── StorageError               outputs could not be written (after retries)
     ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
     ├── WorkerStopping             SIGTERM: the running job was abandoned (and cleaned up)
+    ├── JobCancelled               its client went away or its time ran out: the rest dropped
     └── EngineError                synthesis/alignment failed
         └── WorkerBrokenError      the GPU/models are unusable (e.g. CUDA error): replace worker
 """
@@ -43,6 +44,11 @@ class ModelMissingError(RuntimeFailure):
 
 class WorkerStopping(RuntimeFailure):
     """The worker is being stopped (SIGTERM) and the job did not finish within the grace time."""
+
+
+class JobCancelled(RuntimeFailure):
+    """The job was stopped between two stages: its client disconnected or it ran past its
+    time limit. Nothing more is generated for it; its outputs are removed like a failure's."""
 
 
 class EngineError(RuntimeFailure):

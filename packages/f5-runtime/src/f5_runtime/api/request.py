@@ -179,6 +179,9 @@ class JobRequest(BaseModel):
     language: str | None = None
     options: Options = Field(default_factory=Options)
     output: OutputTarget | None = None
+    # Send the speech chunk by chunk as it is made (RunPod /stream, the HTTP server's /stream),
+    # then the result: see docs/api.md, "Streaming".
+    stream: bool = False
 
     @field_validator("voice_reference_url", "audio_url")
     @classmethod

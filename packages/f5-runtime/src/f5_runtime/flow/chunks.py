@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from f5_runtime.engines.types import Audio, ChunkPlan, SynthesisOptions, Word
-from f5_runtime.flow.assemble import Assembler, Timeline
+from f5_runtime.flow.assemble import Assembler, Piece, Timeline
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from f5_runtime.engines import Engines
     from f5_runtime.engines.reference import PreparedReference
     from f5_runtime.flow.clock import StageClock
+
+
+STREAM_FIRST_CHUNK_SCALE = 0.25  # a stream's first chunk: a quarter of the usual size
 
 
 @dataclass(frozen=True)
@@ -125,16 +130,43 @@ class Speech:
     calls: int  # sampler calls made (fewer than chunks when batched)
 
 
-def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock) -> Speech:
-    """Every chunk of `plan`, assembled into one output (cut or padded to the dubbing target)."""
+@dataclass(frozen=True)
+class SpokenPiece:
+    """What a streaming consumer sends: audio that is final now and its words, on the output."""
+
+    piece: Piece  # samples from `piece.start` on, words placed on the output
+    chunk: ChunkResult | None  # the chunk that released it; None for the held-back tail
+
+
+def stream_speech(engines: Engines, plan: SpeechPlan, clock: StageClock
+                  ) -> Generator[SpokenPiece, None, Speech]:
+    """Every chunk of `plan` as it is ready, cross-faded (all but the tail the next chunk
+    fades into), then the tail; returns the whole `Speech`. Stopping early (`close()`)
+    generates nothing more."""
     assembler = Assembler(engines.sample_rate)
     chunks = []
     for chunk in speak(engines, plan, clock):
         clock.enter("assemble")
-        assembler.add(chunk.samples, chunk.words, chunk.start)
+        piece = assembler.add(chunk.samples, chunk.words, chunk.start)
         chunks.append(chunk)
+        yield SpokenPiece(piece, chunk)
     clock.enter("assemble")
     target = plan.options.target_duration
-    assembler.finish(None if target is None else round(target * engines.sample_rate))
+    yield SpokenPiece(assembler.finish(None if target is None
+                                       else round(target * engines.sample_rate)), None)
     return Speech(assembler.audio, assembler.words, chunks, plan.seed,
                   len(batches(plan.chunks, engines.batch_frames)))
+
+
+def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock,
+               on_piece: Callable[[SpokenPiece], None] | None = None) -> Speech:
+    """Every chunk of `plan`, assembled into one output (cut or padded to the dubbing target);
+    `on_piece` sees each piece as it is released (a stream)."""
+    pieces = stream_speech(engines, plan, clock)
+    while True:
+        try:
+            spoken = next(pieces)
+        except StopIteration as done:
+            return done.value
+        if on_piece is not None:
+            on_piece(spoken)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +29,12 @@ from f5_runtime.api.result import JobResult
 from f5_runtime.engines.types import Audio, Segment, Word
 from f5_runtime.errors import InputError
 from f5_runtime.flow.assemble import place_segments
-from f5_runtime.flow.chunks import plan_speech, synthesize
+from f5_runtime.flow.chunks import (
+    STREAM_FIRST_CHUNK_SCALE,
+    SpokenPiece,
+    plan_speech,
+    synthesize,
+)
 from f5_runtime.flow.clock import StageCallback, StageClock
 from f5_runtime.io import audio as audio_io
 from f5_runtime.io.outputs import Publisher, choose_output
@@ -87,11 +92,16 @@ def _check_not_too_short(what: str, seconds: float) -> None:
         raise InputError(f"{what} is {seconds * 1000:.0f} ms long: too short to use")
 
 
+PieceCallback = Callable[[SpokenPiece], None]
+
+
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
-            limits: Limits, clock: StageClock) -> Artifacts:
-    """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles."""
+            limits: Limits, clock: StageClock, on_piece: PieceCallback | None = None
+            ) -> Artifacts:
+    """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles.
+    `on_piece` is given each piece of speech as the assembler releases it (a stream)."""
     if request.kind == "synthesize":
-        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock)
+        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock, on_piece)
     else:
         artifacts = _subtitle(request, engines, inputs, workdir, limits, clock)
     if request.options.create_subtitles:
@@ -104,7 +114,8 @@ def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: P
 
 
 def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
-                limits: Limits, clock: StageClock) -> Artifacts:
+                limits: Limits, clock: StageClock, on_piece: PieceCallback | None
+                ) -> Artifacts:
     assert request.voice_reference_url is not None and request.text is not None
     clock.enter("fetch")
     voice = load_input(inputs, request.voice_reference_url, workdir, "voice reference", limits)
@@ -116,8 +127,10 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
                                           request.reference_language())
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
+    if on_piece is not None:  # a stream: the first chunk short, for a fast first sound
+        options = replace(options, first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
     plan = plan_speech(engines, request.text, reference, language, options)
-    speech = synthesize(engines, plan, clock)
+    speech = synthesize(engines, plan, clock, on_piece)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
@@ -184,8 +197,10 @@ def job_workdir(settings: Settings, job_id: str) -> Iterator[Path]:
 
 
 def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
-            settings: Settings, on_stage: StageCallback | None = None) -> JobResult:
-    """The endpoint's job: a request in, published outputs out (or an exception, nothing left)."""
+            settings: Settings, on_stage: StageCallback | None = None,
+            on_piece: PieceCallback | None = None) -> JobResult:
+    """The endpoint's job: a request in, published outputs out (or an exception, nothing left).
+    With `on_piece`, a synthesis also hands over its speech piece by piece as it is made."""
     clock = StageClock(on_stage)
     clock.enter("validate")  # everything that can be known before the GPU works
     limits = Limits.from_settings(settings)
@@ -201,7 +216,7 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     try:
         with job_workdir(settings, job_id) as workdir:
             artifacts = produce(request, engines=engines, inputs=storage.inputs,
-                                workdir=workdir, limits=limits, clock=clock)
+                                workdir=workdir, limits=limits, clock=clock, on_piece=on_piece)
             clock.enter("publish")
             result = publish(artifacts, publisher)
     except BaseException:

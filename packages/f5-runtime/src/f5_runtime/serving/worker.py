@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from f5_runtime.errors import (
     ConfigError,
+    JobCancelled,
     ModelMissingError,
     RuntimeFailure,
     StorageError,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines import Engines
     from f5_runtime.flow.clock import Stage, StageCallback
+    from f5_runtime.flow.job import PieceCallback
     from f5_runtime.io.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -130,7 +132,7 @@ def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str
     """The job's error output: a message a user can act on, and refresh_worker when needed."""
     if isinstance(exc, UserError):
         return {"error": str(exc)}
-    if isinstance(exc, WorkerStopping):
+    if isinstance(exc, WorkerStopping | JobCancelled):
         log.warning("job %s abandoned: %s", job_id, exc)
         return {"error": f"{exc} (job {job_id})"}
     if isinstance(exc, StorageError | ConfigError | ModelMissingError):
@@ -165,6 +167,12 @@ class Handler:
         self.observe: StageCallback | None = None  # also told of every stage (local commands)
 
     def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        return self.run(job)
+
+    def run(self, job: dict[str, Any], *, on_piece: PieceCallback | None = None,
+            observe: StageCallback | None = None) -> dict[str, Any]:
+        """The job's output dict. `on_piece` gets its speech as it is made (a stream);
+        `observe` sees every stage and may raise JobCancelled to stop the job there."""
         from f5_runtime.flow.job import run_job
         from f5_runtime.serving.shutdown import job_stop_guard
 
@@ -174,8 +182,9 @@ class Handler:
 
         def on_stage(stage: Stage) -> None:
             current[:] = [stage.name]
-            if self.observe is not None:
-                self.observe(stage)
+            for watcher in (self.observe, observe):
+                if watcher is not None:
+                    watcher(stage)
             update = progress(stage)
             if self.report is None or update is None or update[0] in reported:
                 return
@@ -189,7 +198,7 @@ class Handler:
             with job_stop_guard(self.settings.stop_grace_seconds):
                 result = run_job(job.get("input"), job_id, engines=self.engines,
                                  storage=self.storage, settings=self.settings,
-                                 on_stage=on_stage)
+                                 on_stage=on_stage, on_piece=on_piece)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
@@ -243,6 +252,13 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     import runpod
 
     sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
+    if settings.queue_streaming and isinstance(handler, Handler):
+        from f5_runtime.serving.queue_stream import streaming_handler
+
+        # every yield is also returned, as a list, by /run and /runsync (RunPod's aggregate)
+        runpod.serverless.start({"handler": streaming_handler(handler),
+                                 "return_aggregate_stream": True})
+        return 0
     runpod.serverless.start({"handler": handler})
     return 0
 
