@@ -10,6 +10,8 @@ but /ping and the page's static files needs `Authorization: Bearer <key>`.
 from __future__ import annotations
 
 import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +40,15 @@ def ping(service: Service) -> Response:
 def build_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
     """The app; without `engines` it answers /ping with 204 until `app.state.service
     .set_engines(...)` is called."""
-    app = FastAPI(title="F5-TTS", version=version(), docs_url=None, redoc_url=None)
     service = Service(settings, engines)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.stop()  # running jobs stop at their next stage; nothing new starts
+
+    app = FastAPI(title="F5-TTS", version=version(), docs_url=None, redoc_url=None,
+                  lifespan=lifespan)
     app.state.service = service
     errors.install(app)
     keys = [k.encode() for k in settings.api_keys]
@@ -71,7 +80,6 @@ def build_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
     app.include_router(native.router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
-    app.add_event_handler("shutdown", service.lane.shutdown)
     return app
 
 

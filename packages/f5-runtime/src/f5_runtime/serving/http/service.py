@@ -8,6 +8,7 @@ every other route answers 503 until then.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ class Deadline:
     """A request's time limit, and whether its client is gone: checked between stages."""
 
     seconds: float
+    stopping: threading.Event  # the server is shutting down
     start: float = field(default_factory=time.monotonic)
     cancelled: bool = False
 
@@ -46,6 +48,8 @@ class Deadline:
         """Raise JobCancelled when the request should stop (a StageCallback too)."""
         if self.cancelled:
             raise JobCancelled("the client went away: the rest of the job was dropped")
+        if self.stopping.is_set():
+            raise JobCancelled("the server is stopping: retry the request")
         if self.expired:
             raise JobCancelled(f"the request ran past its {self.seconds:.0f} s limit "
                                "(F5_REQUEST_TIMEOUT_S): send shorter text, or retry later")
@@ -63,6 +67,7 @@ class Service:
         self.broken = False  # a job broke the GPU or the models: unhealthy from now on
         self.references: dict[str, PreparedReference] = {}
         self.jobs: dict[str, Any] = {}  # the native API's /run jobs (native.py)
+        self.stopping = threading.Event()
         if engines is not None:
             self.set_engines(engines)
 
@@ -87,7 +92,12 @@ class Service:
         return self.engines, self.handler
 
     def deadline(self) -> Deadline:
-        return Deadline(self.settings.request_timeout)
+        return Deadline(self.settings.request_timeout, self.stopping)
+
+    def stop(self) -> None:
+        """Shutting down: running jobs stop at their next stage, queued work is dropped."""
+        self.stopping.set()
+        self.lane.shutdown()
 
     def remember_reference(self, key: str, reference: PreparedReference) -> None:
         if len(self.references) >= REFERENCE_CACHE_SIZE:
