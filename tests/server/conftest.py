@@ -15,7 +15,6 @@ import pytest
 import requests
 from f5_runtime.config import Settings
 from fixtures.api_server import ApiServer, start_api_server, stop_api_server
-
 from runtime.engine_double import ToneEngines
 
 TESTS_DIR = Path(__file__).resolve().parent.parent

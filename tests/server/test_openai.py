@@ -119,6 +119,6 @@ def test_bad_requests_get_openai_errors(client, fields, status, param, message) 
     with pytest.raises(openai.APIStatusError) as caught:
         client.audio.speech.create(**known, extra_body=extra)
     assert caught.value.status_code == status
-    error = caught.value.body["error"] if "error" in caught.value.body else caught.value.body
+    error = caught.value.body.get("error", caught.value.body)
     assert error["param"] == param and message in error["message"], error
     assert error["type"] == "invalid_request_error"

@@ -15,9 +15,9 @@ from f5_runtime.engines.chunking import chunk_text, chunk_text_short_first
 from f5_runtime.io.storage import Storage
 from f5_runtime.serving.queue_stream import streaming_handler
 from f5_runtime.serving.worker import Handler
-
 from runtime.conftest import wav_bytes
 from runtime.engine_double import ToneEngines
+
 from server.conftest import start_local
 
 FOUR = "One two three. Four five six. Seven eight nine. Ten eleven twelve."
