@@ -64,7 +64,9 @@ class Service:
         self.engines: Engines | None = None
         self.handler: Handler | None = None
         self.load_error: str | None = None
-        self.broken = False  # a job broke the GPU or the models: unhealthy from now on
+        # A job broke the GPU or the models: /ping says unhealthy from now on, so the load
+        # balancer replaces this server; requests already here are still tried.
+        self.broken = False
         self.references: dict[str, PreparedReference] = {}
         self.jobs: dict[str, Any] = {}  # the native API's /run jobs (native.py)
         self.stopping = threading.Event()
@@ -85,8 +87,6 @@ class Service:
         return self.engines is not None and not self.broken
 
     def require_ready(self) -> tuple[Engines, Handler]:
-        if self.broken:
-            raise NotReady("this server's GPU or models failed; it is being replaced")
         if self.engines is None or self.handler is None:
             raise NotReady(self.load_error or "the models are still loading: retry shortly")
         return self.engines, self.handler
