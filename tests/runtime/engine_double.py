@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as RATE
 from f5_runtime.engines.planning import CROSS_FADE_SECONDS
-from f5_runtime.engines.normalize import speakable
+from f5_runtime.engines.normalize import ABBREVIATIONS, speakable
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
 
@@ -62,7 +62,12 @@ class ToneEngines:
                                  not text)
 
     def plan(self, text: str, reference, options: SynthesisOptions) -> list[ChunkPlan]:
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+        sentences: list[str] = []
+        for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
+            if sentences and sentences[-1].split()[-1] in ABBREVIATIONS["en"]:
+                sentences[-1] += " " + piece  # "Dr. Lee" is one sentence
+            elif piece:
+                sentences.append(piece)
         words = [len(s.split()) for s in sentences]
         if options.target_duration is not None:
             fades = CROSS_FADE_SECONDS * (len(sentences) - 1)

@@ -139,7 +139,8 @@ def _special(core: str, previous: str, language: str) -> str | None:
     if (date := _date(core, language)) is not None:
         return date
     units = UNITS.get(language, {})
-    if (m := _NUMBER_UNIT.match(core)) and m.group(2) in units:
+    decade = re.fullmatch(r"\d*0s", core)  # "1990s", "80s": not seconds
+    if (m := _NUMBER_UNIT.match(core)) and m.group(2) in units and not decade:
         amount = " ".join(number_words(m.group(1), language))
         return f"{amount} {_unit(units[m.group(2)], m.group(1))}"
     prev_core = _EDGE.match(previous).group(2) if previous else ""  # type: ignore[union-attr]
