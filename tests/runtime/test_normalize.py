@@ -101,7 +101,9 @@ def test_the_model_reads_the_spoken_form_and_the_user_gets_the_written_words(set
     assert [w["word"] for w in out["word_timings"]] == TEXT.split()
     starts = [w["start"] for w in out["word_timings"]]
     assert starts == sorted(starts) and all(w["end"] > w["start"] for w in out["word_timings"])
-    assert "Dr. Lee paid $5.50 for 3 apples." in out["subtitles"]
+    cues = [line for line in out["subtitles"].splitlines()
+            if line and not line.isdigit() and "-->" not in line]
+    assert " ".join(cues) == TEXT  # the subtitles show the words as written
 
 
 def test_normalize_off_and_languages_it_does_not_know_read_the_text_as_written(settings_env):
