@@ -79,11 +79,11 @@ def test_each_written_word_maps_to_its_spoken_words() -> None:
         "doctor", "lee", "paid", "five", "dollars"]
 
 
-def run(settings_env, engines, text, **options):
-    settings = Settings.from_env(settings_env)
+def run(settings_env, engines, text, language="en", **options):
+    settings = Settings.from_env({**settings_env, "F5_LANGUAGES": "en,cs"})
     reference = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
     raw = {"text": text, "voice_reference_url": reference, "voice_reference_text": "a voice",
-           "options": {"seed": 3, "subtitle_format": "srt", **options}}
+           "language": language, "options": {"seed": 3, "subtitle_format": "srt", **options}}
     return run_job(raw, "norm", engines=engines, storage=Storage(settings),
                    settings=settings).to_json()
 
