@@ -73,6 +73,9 @@ def main() -> int:
     nfe = args.nfe_steps or (4 if args.smoke else 32)
     options = SynthesisOptions(nfe_steps=nfe, seed=1234, normalize="en")
 
+    # warm up (first calls pay for lazy loading and allocations), so that modes compare fairly
+    synthesize(engines, plan_speech(engines, sentences[0], reference, "en", options,
+                                    VerifyOptions(mode="asr", max_attempts=1)), StageClock())
     rows = {}
     for mode in MODES:
         verify = VerifyOptions(mode=mode, max_attempts=args.max_attempts, budget_seconds=1e9)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as RATE
-from f5_runtime.engines.planning import CROSS_FADE_SECONDS
 from f5_runtime.engines.normalize import ABBREVIATIONS, speakable
+from f5_runtime.engines.planning import CROSS_FADE_SECONDS
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
 

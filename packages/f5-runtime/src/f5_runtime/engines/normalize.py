@@ -5,14 +5,12 @@ times the spoken words and gives their times back to the written word they came 
 (`spoken_forms`, align.py), and verification compares what was heard with what should have
 been said (`comparable_words`). Rules, per written word, first match wins:
 
-| category | rule | en | de |
-|---|---|---|---|
-| abbreviations | a fixed table per language, exact spelling | Dr. -> doctor, e.g. -> for example | z.B. -> zum Beispiel |
-| emails | user, "at", host with dots spoken | a@b.com -> a at b dot com | a at b Punkt com |
-| URLs (`http(s)://` or `www.`) | scheme, `www.`, path and query dropped; host with dots spoken | https://www.x.org/a -> x dot org | x Punkt org |
-| dates | ISO `2024-03-05`; en `3/5/2024` (month first); de/fr `5.3.2024` | March fifth twenty twenty-four | fünfte März ... |
-| number + unit | `5km`, or a unit word after a number (`5 km`) | five kilometers | fünf Kilometer |
-| numbers, currencies, %, ordinals, years, times, symbols | numbers.py | $5 -> five dollars | 5€ -> fünf Euro |
+- abbreviations: a fixed table per language, exact spelling ("Dr." -> doctor / Doktor);
+- emails: user, "at", the host with its dots spoken ("a@b.com" -> a at b dot com);
+- URLs (http(s):// or www.): scheme, www., path and query dropped, the host's dots spoken;
+- dates: ISO 2024-03-05; 3/5/2024 month first in English, day first otherwise; 5.3.2024;
+- a number with a unit ("5km", or "5 km"): five kilometers / fünf Kilometer;
+- numbers, currencies, percentages, ordinals, years, times, symbols: numbers.py.
 
 Everything else is kept as written. Abbreviations and units are known in English, German and
 French (`LANGUAGES`); numbers in every language num2words knows.
@@ -42,7 +40,8 @@ UNITS = {  # symbol -> (singular, plural)
     "en": {"km": ("kilometer", "kilometers"), "m": ("meter", "meters"),
            "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
            "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"), "l": ("liter", "liters"),
-           "ml": ("milliliter", "milliliters"), "km/h": ("kilometer per hour", "kilometers per hour"),
+           "ml": ("milliliter", "milliliters"),
+           "km/h": ("kilometer per hour", "kilometers per hour"),
            "mph": ("mile per hour", "miles per hour"), "h": ("hour", "hours"),
            "min": ("minute", "minutes"), "s": ("second", "seconds"),
            "ms": ("millisecond", "milliseconds"), "GB": ("gigabyte", "gigabytes"),
@@ -63,12 +62,12 @@ UNITS = {  # symbol -> (singular, plural)
            "Go": ("gigaoctet", "gigaoctets"), "°C": ("degré Celsius", "degrés Celsius")},
 }
 MONTHS = {
-    "en": "January February March April May June July August September October November "
-          "December".split(),
-    "de": "Januar Februar März April Mai Juni Juli August September Oktober November "
-          "Dezember".split(),
-    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre "
-          "décembre".split(),
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"],
+    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+           "September", "Oktober", "November", "Dezember"],
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"],
 }
 DOT = {"en": "dot", "de": "Punkt", "fr": "point"}  # said for "." in a host name
 AT = {"en": "at", "de": "at", "fr": "arobase"}  # said for "@" in an email address

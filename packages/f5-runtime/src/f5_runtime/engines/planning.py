@@ -52,8 +52,9 @@ def plan_chunks(text: str, ref: PreparedReference, options: SynthesisOptions) ->
         if target <= 0:
             raise ValidationError("target_duration must be positive (seconds)")
         # The speaking rate that fits the text into the target; it also sizes the chunks.
+        spoken = model_texts_of([text], options)[0]
         speed = min(
-            max(natural(model_texts_of([text], options)[0], 1.0) / FRAMES_PER_SECOND / target, 0.25), 4.0
+            max(natural(spoken, 1.0) / FRAMES_PER_SECOND / target, 0.25), 4.0
         )
     chunks = chunk_text(text, chunk_budget(ref_text, ref.seconds, speed))
     model_texts = model_texts_of(chunks, options)

@@ -53,7 +53,7 @@ class SpeechPlan:
     language: str
     options: SynthesisOptions
     seed: int  # the options' seed, or one drawn for this job (reported with the result)
-    verify: VerifyOptions = VerifyOptions()
+    verify: VerifyOptions = field(default_factory=VerifyOptions)
 
 
 @dataclass(frozen=True)

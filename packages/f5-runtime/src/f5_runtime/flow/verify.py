@@ -17,6 +17,7 @@ up to `max_attempts` and within the job's time budget; then the best attempt is 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ def judge(words: list[Word], duration: float, options: VerifyOptions,
                        f"{options.min_word_score} (at most {options.max_unplaced:.0%} may be)")
     if placed:
         gaps = [(placed[0].start, placed[0].word)] + [  # type: ignore[list-item]
-            (b.start - a.end, b.word) for a, b in zip(placed, placed[1:], strict=False)]
+            (b.start - a.end, b.word) for a, b in itertools.pairwise(placed)]
         gap, before = max(gaps, key=lambda g: g[0])  # type: ignore[arg-type]
         trailing = max(duration - placed[-1].end, 0.0)  # type: ignore[operator]
         span = (placed[-1].end - placed[0].start) / max(duration, 1e-6)  # type: ignore[operator]
