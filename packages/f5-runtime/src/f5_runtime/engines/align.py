@@ -5,9 +5,9 @@ over the characters) on in-memory 16 kHz audio: no file paths, so no ffmpeg. Aro
 every written word comes back as written: digits, symbols and abbreviations are spelled out
 for the aligner ("2014" -> "twenty fourteen", normalize.py, the mapping the model reads too)
 and the times of the spoken words go back to the written one; punctuation and characters
-the model does not know are left out of what the aligner sees (whisperx would otherwise match each to any sound). A word that still gets no
-time comes back with None: the flow's assembler interpolates it, with every other untimed
-word, in one place.
+the model does not know are left out of what the aligner sees (whisperx would otherwise
+match each to any sound). A word that still gets no time comes back with None: the flow's
+assembler interpolates it, with every other untimed word, in one place.
 
 ASR is faster-whisper through `whisperx.load_model`, from a local directory only, loaded on
 the first `transcribe`. Whether it then stays in memory is F5_ASR_KEEP_LOADED (Settings).
