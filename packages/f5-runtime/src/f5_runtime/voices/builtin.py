@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from f5_runtime.voices.store import VoiceInfo
@@ -32,7 +32,7 @@ def recording(name: str) -> Path:
     spec = importlib.util.find_spec("f5_tts")  # a namespace package: no __file__
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the f5-tts package is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "infer" / "examples" / "basic" / (
+    return Path(next(iter(spec.submodule_search_locations))) / "infer" / "examples" / "basic" / (
         BUILTINS[name].file)
 
 
@@ -43,7 +43,7 @@ def builtin_info(name: str) -> VoiceInfo:
     builtin = BUILTINS[name]
     path = recording(name)
     data = path.read_bytes()
-    stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC)
     return VoiceInfo(
         name=name, text=builtin.text, language=builtin.language,
         duration=float(sf.info(path).duration), created=stamp.isoformat(timespec="seconds"),

@@ -34,7 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -146,7 +146,7 @@ class VoiceLibrary:
         info = VoiceInfo(
             name=name, text=reference.text, language=reference.language or language,
             duration=reference.seconds,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
             source=source, content_hash=content_hash(reference, language),
             source_seconds=reference.source_seconds, clipped=reference.clipped,
             transcribed=reference.transcribed,

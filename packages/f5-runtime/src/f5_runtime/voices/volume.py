@@ -10,6 +10,7 @@ first's voice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -68,10 +69,8 @@ class VolumeBackend:
         self._sweep(folder)
         if obj == MANIFEST:
             return
-        try:
+        with contextlib.suppress(OSError):
             folder.rmdir()  # only when nothing is left in it
-        except OSError:
-            pass
 
     def names(self) -> list[str]:
         if not self.directory.is_dir():
