@@ -57,6 +57,7 @@ class VolumeBackend:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # readable by every worker, as a plain write would be
             os.replace(tmp, folder / obj)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
