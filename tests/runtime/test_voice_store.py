@@ -184,7 +184,7 @@ def test_readers_never_see_half_a_voice(store_env) -> None:
     def guarded() -> None:
         try:
             read()
-        except BaseException as exc:  # noqa: BLE001  (reported below)
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=guarded) for _ in range(2)]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -50,6 +51,8 @@ if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines.types import Audio
     from f5_runtime.io.s3 import S3
+
+log = logging.getLogger(__name__)
 
 # The engines' reference preparation: (audio, transcript or None, language or None).
 Prepare = Callable[["Audio", "str | None", "str | None"], PreparedReference]
@@ -111,6 +114,8 @@ class VoiceLibrary:
             self._forget(name)
             raise unknown(name)
         info, data = loaded
+        log.info("voice %r loaded from %s (content %s)", name, self.store.where,
+                 info.content_hash[:12])
         return self._remember(Voice(info, reference_from(info, data)))
 
     def resolve(self, name: str | None) -> Voice:
