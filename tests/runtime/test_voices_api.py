@@ -65,6 +65,7 @@ def voice_files(volume: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
 
 
+@pytest.mark.slow  # two API servers, one with the real engines
 def test_register_use_replace_delete_across_workers(servers, s3, bucket, volume) -> None:
     first, second = servers
     s3.put(bucket, "refs/alice.wav", wav_bytes(3.0, 24_000))
@@ -122,6 +123,7 @@ def test_register_use_replace_delete_across_workers(servers, s3, bucket, volume)
                         "options": {"nfe_steps": 4}})["duration"] > 0
 
 
+@pytest.mark.slow  # two API servers, one with the real engines
 def test_bad_names_and_bad_audio_leave_nothing_behind(servers, volume) -> None:
     first, _ = servers
     before = voice_files(volume)
@@ -140,6 +142,7 @@ def test_bad_names_and_bad_audio_leave_nothing_behind(servers, volume) -> None:
     assert first.alive()
 
 
+@pytest.mark.slow  # two API servers, one with the real engines
 def test_concurrent_registrations_on_two_workers(servers, volume) -> None:
     first, second = servers
     uris = ["data:audio/wav;base64," + base64.b64encode(wav_bytes(s)).decode()
