@@ -262,9 +262,9 @@ class JobRequest(BaseModel):
             )
         if self.kind == "subtitle" and self.audio_url is None:
             raise PydanticCustomError(
-                "job_kind", "nothing to do: send text + voice (a registered voice's name, such "
-                "as en-default) or text + voice_reference_url to synthesize speech, or "
-                "audio_url (with optional text) to subtitle a recording",
+                "job_kind", "nothing to do: send text + voice_reference_url (a recording to "
+                "clone) or text + voice (a registered voice's name, such as en-default) to "
+                "synthesize speech, or audio_url (with optional text) to subtitle a recording",
             )
         for name in ("voice_reference_text", "voice_reference_language"):
             if self.voice_reference_url is None and getattr(self, name) is not None:
