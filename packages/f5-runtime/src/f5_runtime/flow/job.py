@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from f5_runtime.api.request import DEFAULT_LANGUAGE, JobRequest, Limits, check_languages_served
 from f5_runtime.api.result import JobResult
 from f5_runtime.api.voices import VoiceAction, VoiceActionResult, parse_input
-from f5_runtime.engines.types import Segment, Word
+from f5_runtime.engines.types import ChunkQuality, Segment, Word
 from f5_runtime.flow.assemble import place_segments
 from f5_runtime.flow.chunks import plan_speech, synthesize
 from f5_runtime.flow.clock import StageCallback, StageClock
@@ -58,6 +58,7 @@ class Artifacts:
     subtitles: bytes | None = None
     subtitle_format: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    quality: list[ChunkQuality] | None = None  # synthesize: verification, per chunk
 
 
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
@@ -98,14 +99,15 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
         reference = voices.resolve(request.voice).reference
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
-    plan = plan_speech(engines, request.text, reference, language, options)
+    plan = plan_speech(engines, request.text, reference, language, options,
+                       request.verify_options())
     speech = synthesize(engines, plan, clock)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
     return Artifacts(kind="synthesize", language=language, text=request.text, words=speech.words,
                      duration=speech.audio.duration, sample_rate=speech.audio.sample_rate,
-                     audio=encoded, audio_format=fmt)
+                     audio=encoded, audio_format=fmt, quality=speech.quality)
 
 
 def _subtitle(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
@@ -151,6 +153,7 @@ def publish(artifacts: Artifacts, publisher: Publisher) -> JobResult:
         language=artifacts.language, text=artifacts.text, word_timings=artifacts.words,
         audio=audio, audio_format=artifacts.audio_format if audio else None,
         subtitles=subtitles, subtitle_format=artifacts.subtitle_format if subtitles else None,
+        quality=artifacts.quality,
     )
 
 
