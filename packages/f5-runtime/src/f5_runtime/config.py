@@ -101,6 +101,11 @@ class Settings:
     models_dir: Path  # HF_HOME / TORCH_HOME root        F5_MODELS_DIR
     refs_dir: Path  # prepared voice references cache  F5_REFS_DIR
     tmp_dir: Path | None  # per-job temp dirs (local disk)  F5_TMP_DIR (default: system temp)
+    voices_dir: Path  # registered voices on the volume      F5_VOICES_DIR (default <root>/voices)
+    # registered voices in S3 instead of the volume: s3://bucket/prefix/   F5_VOICES_URL
+    voices_url: str | None
+    # the voice of requests naming none, and of OpenAI's voice names when not registered
+    default_voice: str  # F5_DEFAULT_VOICE (default en-default, a built-in)
 
     # --- models and devices ---
     load_format: str  # "auto" (files on the volume) or "dummy" (random weights)  F5_LOAD_FORMAT
@@ -177,6 +182,10 @@ class Settings:
             models_dir=models_dir,
             refs_dir=e.path("F5_REFS_DIR", root / "refs"),
             tmp_dir=e.path("F5_TMP_DIR", Path()) if e.opt("F5_TMP_DIR") else None,
+            voices_dir=e.path("F5_VOICES_DIR", root / "voices"),
+            voices_url=_checked_voices_url(e.opt("F5_VOICES_URL")),
+            default_voice=_checked_voice_name("F5_DEFAULT_VOICE",
+                                              e.str("F5_DEFAULT_VOICE", "en-default")),
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
             tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", TTS_MODELS),
             device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
@@ -237,6 +246,23 @@ class Settings:
         output = self.output_url or "the request's bucket, else inline"
         return (f"volume {self.root}; {self.tts_model}, {weights}; device {self.device}; "
                 f"languages {', '.join(self.languages)}; outputs to {output}")
+
+
+def _checked_voices_url(url: str | None) -> str | None:
+    if url is not None:
+        from f5_runtime.voices.s3 import parse_voices_url
+
+        parse_voices_url(url)
+    return url
+
+
+def _checked_voice_name(variable: str, value: str) -> str:
+    from f5_runtime.voices.names import name_problem
+
+    problem = name_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{variable}: {problem}")
+    return value
 
 
 def _checked_bucket_endpoint(url: str | None) -> str | None:

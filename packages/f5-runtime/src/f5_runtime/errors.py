@@ -3,7 +3,9 @@
     RuntimeFailure                 anything this package raises on purpose
     ├── UserError                  the request is wrong: message says what to fix; worker healthy
     │   ├── ValidationError        a field is missing, of the wrong type or out of range
-    │   └── InputError             an input could not be fetched or is not usable audio
+    │   ├── InputError             an input could not be fetched or is not usable audio
+    │   ├── UnknownVoiceError      no voice of that name (HTTP: 404)
+    │   └── VoiceExistsError       registering a name that is taken, without overwrite (409)
     ├── ConfigError                a bad environment variable: message names it and the fix
     ├── StorageError               outputs could not be written (after retries)
     ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
@@ -27,6 +29,14 @@ class ValidationError(UserError):
 
 
 class InputError(UserError):
+    pass
+
+
+class UnknownVoiceError(UserError):
+    pass
+
+
+class VoiceExistsError(UserError):
     pass
 
 

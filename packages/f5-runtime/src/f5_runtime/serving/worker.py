@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from f5_runtime.flow.clock import Stage, StageCallback
     from f5_runtime.flow.job import PieceCallback
     from f5_runtime.io.storage import Storage
+    from f5_runtime.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -159,10 +160,15 @@ class Handler:
     """RunPod handler: one job dict in, a JSON-serialisable dict out."""
 
     def __init__(self, engines: Engines, storage: Storage, settings: Settings,
-                 report: ProgressReporter | None = None):
+                 report: ProgressReporter | None = None, voices: VoiceLibrary | None = None):
+        from f5_runtime.voices.library import VoiceLibrary
+
         self.engines = engines
         self.storage = storage
         self.settings = settings
+        # named voices: the volume's voices/ or F5_VOICES_URL, prepared by these engines
+        self.voices = voices or VoiceLibrary.from_settings(
+            settings, s3=storage.s3, prepare=engines.prepare_reference)
         self.report = report  # runpod.serverless.progress_update on a real endpoint
         self.observe: StageCallback | None = None  # also told of every stage (local commands)
 
@@ -198,7 +204,7 @@ class Handler:
             with job_stop_guard(self.settings.stop_grace_seconds):
                 result = run_job(job.get("input"), job_id, engines=self.engines,
                                  storage=self.storage, settings=self.settings,
-                                 on_stage=on_stage, on_piece=on_piece)
+                                 on_stage=on_stage, on_piece=on_piece, voices=self.voices)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
