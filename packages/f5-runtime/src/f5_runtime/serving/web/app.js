@@ -11,7 +11,7 @@ const EXT = { wav: "wav", mp3: "mp3", flac: "flac", opus: "opus", aac: "aac", pc
 // Counters for tests and the curious: what reached the audio pipeline and what was shown.
 const stats = (window.f5Stats = {
   state: "idle", chunksPlayed: 0, samplesQueued: 0, firstAudioMs: null,
-  words: [], wordsHighlighted: [], downloads: [], errors: [],
+  words: [], wordsHighlighted: [], downloads: [], errors: [], keyAsked: 0,
 });
 
 const $ = (id) => document.getElementById(id);
@@ -56,6 +56,7 @@ function askKey(reason) {
   const dialog = $("key-dialog");
   $("key-reason").textContent = reason;
   $("api-key").value = "";
+  stats.keyAsked += 1;
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
       const key = $("api-key").value.trim();
