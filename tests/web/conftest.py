@@ -34,11 +34,11 @@ class WebServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def get(self, route: str, **kwargs):
+    def get(self, route: str, key: str | None = API_KEY):
         import requests
 
-        headers = {"Authorization": f"Bearer {API_KEY}"}
-        return requests.get(f"{self.url}{route}", headers=headers, timeout=30, **kwargs)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return requests.get(f"{self.url}{route}", headers=headers, timeout=30)
 
     def post(self, route: str, **kwargs):
         import requests
