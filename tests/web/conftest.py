@@ -56,7 +56,8 @@ def _wait_ready(server: WebServer) -> None:
             raise RuntimeError(f"f5-runtime serve exited ({server.process.returncode}):\n"
                                f"{server.log()}")
         try:
-            if server.get("/v1/audio/voices").status_code == 200:
+            # /ping: 204 while the engines load, 200 once they serve.
+            if server.get("/ping").status_code == 200:
                 return
         except requests.ConnectionError:
             pass
