@@ -70,6 +70,10 @@ def browser(tmp_path_factory):
     reason = chromium_missing()
     if reason:
         pytest.skip(reason)
+    try:
+        import f5_runtime.serving.http  # noqa: F401
+    except ImportError:
+        pytest.skip("f5-runtime serve has no HTTP server (serving/http) in this tree yet")
     downloads = tmp_path_factory.mktemp("downloads")
     driver = start_browser(downloads)
     driver.download_dir = downloads

@@ -156,6 +156,9 @@ def test_downloads_the_audio_and_the_subtitles(browser, web_server, downloads):
         assert marker in text, text[:200]
         assert "lights" in text.lower()
     assert browser.execute_script("return window.f5Stats.errors") == []
+    # The job's stage timings are shown (generate, align, ...).
+    stages = browser.find_elements("css selector", "#timings tbody th")
+    assert {"generate", "align"} <= {th.text for th in stages}
 
 
 def test_adds_a_voice_speaks_with_it_and_deletes_it(browser, web_server, reference_wav):

@@ -392,6 +392,7 @@ async function downloadSubtitles() {
   if (job.error) throw new ApiError(typeof job.error === "string" ? job.error : JSON.stringify(job.error));
   const out = job.output || {};
   if (out.error) throw new ApiError(out.error);
+  if (out.timings) showTimings(out.timings); // the job's own stages, when the stream had none
   if (typeof out.subtitles === "string") {
     saveBlob(new Blob([out.subtitles], { type: "text/plain" }), `speech.${format}`);
   } else if (out.subtitles_presigned_url) {
