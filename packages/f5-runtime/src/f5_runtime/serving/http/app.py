@@ -5,7 +5,8 @@ load, 200 when ready, 503 once a job broke the GPU), /health (the same with devi
 and counters), the OpenAI routes (speech.py), the named voices (voices.py), the native API
 (native.py), and the web page at `/` when the package has one (`f5_runtime/serving/web/`).
 With F5_API_KEYS set, every route but /ping and the page's static files needs
-`Authorization: Bearer <key>`. """
+`Authorization: Bearer <key>`.
+"""
 
 from __future__ import annotations
 
