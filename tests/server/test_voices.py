@@ -12,9 +12,9 @@ import openai
 import pytest
 import requests
 import soundfile as sf
-
 from f5_runtime.config import Settings
 from runtime.engine_double import ToneEngines
+
 from server.conftest import KEYS, start_local
 
 TEXT = "Hello there. This is two."
