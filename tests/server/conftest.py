@@ -27,7 +27,8 @@ def http_server(tmp_path_factory) -> Iterator[ApiServer]:
     workdir = tmp_path_factory.mktemp("http-server")
     env = {"F5_ENGINES": "runtime.engine_double:make_engines", "PYTHONPATH": str(TESTS_DIR),
            "F5_TMP_DIR": str(workdir / "jobs"), "F5_API_KEYS": ",".join(KEYS),
-           "F5_MAX_TEXT_CHARS": "300"}
+           "F5_MAX_TEXT_CHARS": "300", "F5_VOICES_DIR": str(workdir / "voices"),
+           "F5_LOCKS_DIR": str(workdir / "locks")}
     server = start_api_server(env, workdir, "http")
     yield server
     stop_api_server(server)

@@ -51,7 +51,7 @@ def test_every_response_format_decodes_to_the_speech(client, fmt: str) -> None:
 
 
 def test_default_format_is_mp3_and_model_names_are_listed(client) -> None:
-    response = client.audio.speech.create(model="f5-tts", voice="default", input=TEXT)
+    response = client.audio.speech.create(model="f5-tts", voice="en-default", input=TEXT)
     assert response.response.headers["content-type"] == "audio/mpeg"
     assert {m.id for m in client.models.list()} == {"f5-tts", "tts-1", "tts-1-hd",
                                                     "gpt-4o-mini-tts"}

@@ -16,7 +16,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # that name was registered, they mean the endpoint's default voice (F5_DEFAULT_VOICE).
 OPENAI_VOICES = frozenset({
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
-    "verse",
+    "verse", "marin", "cedar",
 })
 
 

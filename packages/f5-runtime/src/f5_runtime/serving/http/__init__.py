@@ -6,7 +6,7 @@ the native API, /ping and /health, on FastAPI + uvicorn.
     errors.py    any exception -> OpenAI's error object with the right status
     speech.py    POST /v1/audio/speech (audio or SSE, streamed chunk by chunk), GET /v1/models
     native.py    POST /runsync, /run, /status/{id}, /stream/{id}: the queue endpoint's API
-    voices.py    which recording a `voice` name stands for
+    voices.py    GET/POST /v1/audio/voices, DELETE /v1/audio/voices/{name}; a speech `voice`
     service.py   what the routes share: engines, the device lane, admission, counters
     lane.py      the one owner of the device, the bounded queue, the counters
     serve.py     the command: uvicorn on PORT (and PORT_HEALTH), engines loaded in background

@@ -1,10 +1,11 @@
 """The HTTP server's app: `build_app(settings, engines)`.
 
-Routes: /ping (liveness and readiness for RunPod's load balancer: 204 while the engines load,
-200 when ready, 503 once a job broke the GPU), /health (the same with device, models and
-counters), the OpenAI routes (speech.py), the native API (native.py), and the web page at
-`/` when the package has one (`f5_runtime/serving/web/`). With F5_API_KEYS set, every route
-but /ping and the page's static files needs `Authorization: Bearer <key>`.
+Routes: /ping (liveness and readiness for RunPod's load balancer: 204 while the engines
+load, 200 when ready, 503 once a job broke the GPU), /health (the same with device, models
+and counters), the OpenAI routes (speech.py), the named voices (voices.py), the native API
+(native.py), and the web page at `/` when the package has one (`f5_runtime/serving/web/`).
+With F5_API_KEYS set, every route but /ping and the page's static files needs
+`Authorization: Bearer <key>`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from f5_runtime import version
-from f5_runtime.serving.http import errors, native, speech
+from f5_runtime.serving.http import errors, native, speech, voices
 from f5_runtime.serving.http.errors import HttpError
 from f5_runtime.serving.http.service import Service
 
@@ -77,6 +78,7 @@ def build_app(settings: Settings, engines: Engines | None = None) -> FastAPI:
         return service.health()
 
     app.include_router(speech.router)
+    app.include_router(voices.router)
     app.include_router(native.router)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")

@@ -1,9 +1,10 @@
 """Every error the HTTP server answers, in OpenAI's shape, with the right status.
 
 `status_and_message(exc)` is the one mapping from an exception to (status, message, param):
-a request the client must fix (400/413/422), a missing key (401), an unknown job or route
-(404), a full queue (429, with Retry-After), engines still loading (503), a request past its
-time (504), anything unexpected (500, the traceback in the log, never in the answer).
+a request the client must fix (400/413/422), a missing key (401), a built-in voice changed
+(403), an unknown job, voice or route (404), a voice name taken (409), a full queue (429,
+with Retry-After), engines still loading (503), a request past its time (504), anything
+unexpected (500, the traceback in the log, never in the answer).
 `install(app)` makes every route use it.
 """
 
@@ -16,7 +17,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from f5_runtime.errors import InputError, JobCancelled, UserError
+from f5_runtime.errors import (
+    InputError,
+    JobCancelled,
+    UnknownVoiceError,
+    UserError,
+    VoiceExistsError,
+)
 from f5_runtime.serving.http.lane import Busy
 from f5_runtime.serving.http.protocol import error_body
 from f5_runtime.serving.http.service import NotReady
@@ -63,6 +70,10 @@ def status_and_message(exc: BaseException) -> tuple[int, str, str | None]:
         return 504, str(exc), None
     if isinstance(exc, InputError):
         return 422, str(exc), None
+    if isinstance(exc, UnknownVoiceError):
+        return 404, str(exc), "voice"
+    if isinstance(exc, VoiceExistsError):
+        return 409, str(exc), "name"
     if isinstance(exc, UserError):
         return 400, str(exc), None
     if isinstance(exc, StarletteHTTPException):

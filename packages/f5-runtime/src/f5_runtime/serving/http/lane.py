@@ -5,7 +5,7 @@
   never run the models concurrently. A stream asks for one chunk at a time: chunks of
   concurrent streams interleave, and a stream that stops asking (its client left) costs
   nothing more. This is the seam the engine scheduler (batching chunks across requests)
-  replaces.
+  replaces. `run` is the same lane for code that is not async (the voice library).
 - `Admission`: at most `F5_MAX_QUEUE` requests waiting or running; beyond that `Busy`
   (429 with Retry-After) instead of unbounded latency.
 - `Counters`: what /health reports and tests observe.
@@ -84,7 +84,20 @@ class Admission:
 
 class DeviceLane:
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device")
+        self._here = threading.local()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="device",
+                                            initializer=self._mark)
+
+    def _mark(self) -> None:
+        self._here.device = True
+
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on the device thread, waited for, from any thread: directly when already
+        on it (a job on the lane preparing a named voice), else queued like `call` (the voice
+        library preparing a voice for a route, from a worker thread)."""
+        if getattr(self._here, "device", False):
+            return fn(*args)
+        return self._executor.submit(fn, *args).result()
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` on the device thread, after the work asked for before it."""

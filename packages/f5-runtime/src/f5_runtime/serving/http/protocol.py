@@ -73,7 +73,8 @@ assert set(FORMATS) == {"mp3", "opus", "aac", "flac", "wav", "pcm"}  # the Liter
 
 # HTTP status -> OpenAI's error `type`
 ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+    404: "not_found_error", 409: "invalid_request_error", 411: "invalid_request_error",
     413: "invalid_request_error", 422: "invalid_request_error", 429: "rate_limit_error",
     499: "cancelled", 500: "server_error", 503: "service_unavailable", 504: "timeout_error",
 }

@@ -19,12 +19,11 @@ from f5_runtime.serving.http.lane import Admission, Counters, DeviceLane
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines import Engines
-    from f5_runtime.engines.reference import PreparedReference
     from f5_runtime.flow.clock import Stage
     from f5_runtime.serving.worker import Handler
+    from f5_runtime.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
-REFERENCE_CACHE_SIZE = 32  # prepared voices kept in memory
 
 
 class NotReady(Exception):
@@ -63,11 +62,11 @@ class Service:
         self.lane = DeviceLane()
         self.engines: Engines | None = None
         self.handler: Handler | None = None
+        self.voices: VoiceLibrary | None = None  # the named voices (set with the engines)
         self.load_error: str | None = None
         # A job broke the GPU or the models: /ping says unhealthy from now on, so the load
         # balancer replaces this server; requests already here are still tried.
         self.broken = False
-        self.references: dict[str, PreparedReference] = {}
         self.jobs: dict[str, Any] = {}  # the native API's /run jobs (native.py)
         self.stopping = threading.Event()
         if engines is not None:
@@ -77,8 +76,16 @@ class Service:
         """The engines are loaded: from now on the server is ready."""
         from f5_runtime.io.storage import Storage
         from f5_runtime.serving.worker import Handler
+        from f5_runtime.voices.library import VoiceLibrary
 
-        self.handler = Handler(engines, Storage(self.settings), self.settings)
+        storage = Storage(self.settings)
+        # The one voice library: the OpenAI routes, the voices routes and the native API's
+        # jobs all use it. Preparing a voice is engine work: it runs on the device lane.
+        self.voices = VoiceLibrary.from_settings(
+            self.settings, s3=storage.s3,
+            prepare=lambda audio, text, language: self.lane.run(
+                engines.prepare_reference, audio, text, language))
+        self.handler = Handler(engines, storage, self.settings, voices=self.voices)
         self.engines = engines
         log.info("ready: serving requests")
 
@@ -99,10 +106,10 @@ class Service:
         self.stopping.set()
         self.lane.shutdown()
 
-    def remember_reference(self, key: str, reference: PreparedReference) -> None:
-        if len(self.references) >= REFERENCE_CACHE_SIZE:
-            self.references.pop(next(iter(self.references)))
-        self.references[key] = reference
+    def require_voices(self) -> VoiceLibrary:
+        self.require_ready()
+        assert self.voices is not None
+        return self.voices
 
     def health(self) -> dict[str, Any]:
         engines = self.engines

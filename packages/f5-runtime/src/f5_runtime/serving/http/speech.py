@@ -1,11 +1,12 @@
 """OpenAI's speech routes: POST /v1/audio/speech (audio or SSE, streamed), GET /v1/models.
 
-A speech request is planned (voice prepared once and cached, text cut into chunks, the first
-one short) and its first piece generated before the response starts, so that a bad request,
-a full queue or a failure on the first chunk gets a proper status and error. Then every
-chunk is asked of the device lane one at a time, encoded and sent as soon as the assembler
-releases it (all but the cross-fade tail). If the client leaves, the response task is
-cancelled at its next await: no further chunk is asked for (`chunks_cancelled` counts them).
+A speech request is planned (its voice from the voice library, voices.py; text cut into
+chunks, the first one short) and its first piece generated before the response starts, so
+that a bad request, an unknown voice, a full queue or a failure on the first chunk gets a
+proper status and error. Then every chunk is asked of the device lane one at a time, encoded
+and sent as soon as the assembler releases it (all but the cross-fade tail). If the client
+leaves, the response task is cancelled at its next await: no further chunk is asked for
+(`chunks_cancelled` counts them).
 
 SSE (`stream_format: "sse"`): `speech.audio.delta` events with base64 audio of the chosen
 format, a `speech.audio.words` event per chunk (its words timed on the output), and
@@ -28,14 +29,12 @@ from f5_runtime.api.request import DEFAULT_LANGUAGE
 from f5_runtime.api.result import word_json
 from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, stream_speech
 from f5_runtime.flow.clock import StageClock
-from f5_runtime.io import audio as audio_io
 from f5_runtime.io.stream_audio import CONTENT_TYPES, encoder
 from f5_runtime.serving.http import voices
 from f5_runtime.serving.http.errors import HttpError
 from f5_runtime.serving.http.protocol import MODEL_ALIASES, MODEL_ID, SpeechRequest
 
 if TYPE_CHECKING:
-    from f5_runtime.engines.reference import PreparedReference
     from f5_runtime.flow.chunks import SpeechPlan, SpokenPiece
     from f5_runtime.serving.http.service import Deadline, Service
 
@@ -48,21 +47,6 @@ async def list_models() -> dict[str, Any]:
     return {"object": "list", "data": [
         {"id": name, "object": "model", "created": 0, "owned_by": "f5-tts"}
         for name in (MODEL_ID, *MODEL_ALIASES)]}
-
-
-async def prepared_reference(service: Service, name: str) -> PreparedReference:
-    """The voice `name` ready for synthesis: prepared once on the device, then cached."""
-    source = voices.resolve(name)
-    cached = service.references.get(source.key)
-    if cached is not None:
-        return cached
-    engines, _ = service.require_ready()
-    recording = audio_io.decode(source.audio, what=f"voice {name!r}",
-                                max_seconds=service.settings.max_audio_seconds)
-    reference = await service.lane.call(engines.prepare_reference, recording, source.text,
-                                        source.language)
-    service.remember_reference(source.key, reference)
-    return reference
 
 
 @router.post("/v1/audio/speech")
@@ -81,7 +65,7 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
     release = service.admission.take()
     try:
         deadline = service.deadline()
-        reference = await prepared_reference(service, body.voice)
+        reference = await voices.speech_voice(service, body.voice)
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
         plan = await service.lane.call(plan_speech, engines, body.input, reference, language,
                                        options)
