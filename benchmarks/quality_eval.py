@@ -11,6 +11,8 @@ of audio, so that the cost of "align" (no extra model), of "asr" and of the wors
 
     uv run --frozen python benchmarks/quality_eval.py            # the models on the volume
     F5_LOAD_FORMAT=dummy F5_TTS_MODEL=tiny uv run --frozen python benchmarks/quality_eval.py --smoke
+    F5_LOAD_FORMAT=dummy uv run --frozen python benchmarks/quality_eval.py --nfe-steps 8 \
+        --sentences 0,2,6                                 # a subset (indexes in --help)
 
 With random weights (F5_LOAD_FORMAT=dummy) the figures are MEANINGLESS (the speech is noise,
 every chunk fails): the run only proves the plumbing; it says so in its output. Writes
@@ -45,9 +47,27 @@ SMOKE_SENTENCES = SENTENCES[:3]
 MODES = ("off", "align", "asr")
 
 
+def sentence_indexes(value: str) -> list[int]:
+    """`--sentences 0,2,6` -> [0, 2, 6], each checked against the sentence set."""
+    try:
+        indexes = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected indexes like 0,2,6, got {value!r}") from None
+    bad = [i for i in indexes if not 0 <= i < len(SENTENCES)]
+    if bad or not indexes:
+        raise argparse.ArgumentTypeError(
+            f"indexes must be 0..{len(SENTENCES) - 1}, got {value!r}")
+    return indexes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="three sentences, nfe 4")
+    parser.add_argument("--sentences", type=sentence_indexes, default=None,
+                        help="comma-separated indexes into the sentence set, e.g. 0,2,6 "
+                             "(a shorter run; the set: " + "; ".join(
+                                 f"{i}: {t[:28].replace('%', '%%')}{'...' if len(t) > 28 else ''}"
+                                 for i, t in enumerate(SENTENCES)) + ")")
     parser.add_argument("--nfe-steps", type=int, default=None)
     parser.add_argument("--max-attempts", type=int, default=3)
     parser.add_argument("--out", type=Path,
@@ -69,7 +89,10 @@ def main() -> int:
     engines = load_engines(settings)
     voice = decode(reference_bytes(), what="voice reference")
     reference = engines.prepare_reference(voice, REFERENCE_TEXT, "en")
-    sentences = SMOKE_SENTENCES if args.smoke else SENTENCES
+    if args.sentences is not None:
+        sentences = [SENTENCES[i] for i in args.sentences]
+    else:
+        sentences = SMOKE_SENTENCES if args.smoke else SENTENCES
     nfe = args.nfe_steps or (4 if args.smoke else 32)
     options = SynthesisOptions(nfe_steps=nfe, seed=1234, normalize="en")
 
@@ -87,6 +110,9 @@ def main() -> int:
             plan = plan_speech(engines, text, reference, "en", options, verify)
             speech = synthesize(engines, plan, clock)
             clock.stop()
+            # progress, so that a long run can be watched (and cut down) while it runs
+            print(f"[{mode}] {speech.audio.duration:.1f} s of audio in "
+                  f"{clock.total:.0f} s: {text[:40]!r}", flush=True)
             for stage, seconds in clock.timings.items():
                 stages[stage] = stages.get(stage, 0.0) + seconds
             audio_seconds += speech.audio.duration
@@ -117,6 +143,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "model": settings.tts_model, "load_format": settings.load_format, "nfe_steps": nfe,
         "max_attempts": args.max_attempts, "sentences": len(sentences),
+        "sentence_indexes": [SENTENCES.index(t) for t in sentences],
         "meaningless": random_weights, "modes": rows,
     }
     if random_weights:

@@ -9,6 +9,7 @@ aligner/ASR from tests/fixtures/tiny_align.py; where a test needs word times it 
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import subprocess
 from dataclasses import replace
@@ -16,9 +17,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from f5_runtime.engines.chunking import chunk_budget, chunk_text, nbytes, with_final_punctuation
+from f5_runtime.engines.chunking import (
+    MIN_BUDGET_BYTES,
+    chunk_budget,
+    chunk_text,
+    nbytes,
+    with_final_punctuation,
+)
 from f5_runtime.engines.f5 import HOP, TINY_DIT
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as SAMPLE_RATE
+from f5_runtime.engines.normalize import keep_together
 from f5_runtime.engines.planning import plan_chunks
 from f5_runtime.engines.reference import (
     EDGE_KEEP_SECONDS,
@@ -308,6 +316,21 @@ def test_a_long_sentence_is_cut_at_clauses_then_words():
     assert " ".join(chunks) == sentence and all(nbytes(c) <= 30 for c in chunks)
     assert chunks[0] == "one two three, four five six;"  # clauses packed up to the budget
     assert len(chunks) == 3  # "seven ... thirteen." (44 bytes) is cut between words
+
+
+def test_a_chunk_never_ends_between_words_that_are_spoken_together():
+    # "Dr." + a name, "e.g." + its example, a number + its unit or currency: a cut between
+    # them would end a chunk on "Dr." and leave "3,50" and "€" to be spoken apart
+    text = ("We met Dr. Smith, Mr. Jones and Prof. Lee on St. Patrick's day, e.g. at noon. "
+            "M. Dupont a payé 3,50 € pour 5 km. Bring pens, ink, etc. Then rest a while.")
+    for budget in range(MIN_BUDGET_BYTES, 90):
+        chunks = chunk_text(text, budget)
+        assert " ".join(chunks) == text
+        for left, right in itertools.pairwise(chunks):
+            assert not keep_together(left.split()[-1], right.split()[0]), (budget, left, right)
+    # "etc." may still end a sentence, and so a chunk
+    assert chunk_text("Bring pens, ink, etc. Then rest a while.", 22) == [
+        "Bring pens, ink, etc.", "Then rest a while."]
 
 
 def test_chunk_budget_and_final_punctuation_follow_upstream():

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as RATE
-from f5_runtime.engines.normalize import ABBREVIATIONS, speakable
+from f5_runtime.engines.normalize import continues_sentence, speakable
 from f5_runtime.engines.planning import CROSS_FADE_SECONDS
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
@@ -64,7 +64,7 @@ class ToneEngines:
     def plan(self, text: str, reference, options: SynthesisOptions) -> list[ChunkPlan]:
         sentences: list[str] = []
         for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
-            if sentences and sentences[-1].split()[-1] in ABBREVIATIONS["en"]:
+            if sentences and continues_sentence(sentences[-1].split()[-1]):
                 sentences[-1] += " " + piece  # "Dr. Lee" is one sentence
             elif piece:
                 sentences.append(piece)

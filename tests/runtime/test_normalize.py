@@ -20,6 +20,9 @@ CASES = {
         ("3.5", "three point five"),
         ("21st", "twenty first"),
         ("$5.50", "five dollars fifty cents"),
+        ("€3.50", "three euros fifty cents"),
+        ("3.50 €", "three euros fifty cents"),
+        ("€0.50", "fifty cents"),
         ("€1", "one euro"),
         ("50%", "fifty percent"),
         ("1990s", "nineteen nineties"),
@@ -43,6 +46,11 @@ CASES = {
         ("42", "zweiundvierzig"),
         ("3,5", "drei Komma fünf"),
         ("5€", "fünf Euro"),
+        ("3,50 €", "drei Euro fünfzig"),
+        ("3,50€", "drei Euro fünfzig"),
+        ("1 €", "ein Euro"),
+        ("1.234,56 €.", "eintausendzweihundertvierunddreißig Euro sechsundfünfzig."),
+        ("1 kg", "ein Kilogramm"),
         ("50%", "fünfzig Prozent"),
         ("5.3.2024", "fünfte März zweitausendvierundzwanzig"),
         ("10:05", "zehn Uhr fünf"),
@@ -56,6 +64,16 @@ CASES = {
     "fr": [
         ("42", "quarante deux"),
         ("5€", "cinq euros"),
+        ("3,50 €", "trois euros cinquante"),
+        ("3,50€", "trois euros cinquante"),
+        ("1,50 €.", "un euro cinquante."),
+        ("0,50 €", "cinquante centimes"),
+        ("le 1er mai", "le premier mai"),
+        ("la 1re fois", "la première fois"),
+        ("la 1ère fois", "la première fois"),
+        ("au 2e étage", "au deuxième étage"),
+        ("le 21e siècle", "le vingt et unième siècle"),
+        ("le 3ème", "le troisième"),
         ("50%", "cinquante pour cent"),
         ("1/3/2024", "premier mars deux mille vingt quatre"),
         ("10:00", "dix heures"),
@@ -79,8 +97,17 @@ def test_each_written_word_maps_to_its_spoken_words() -> None:
         "doctor", "lee", "paid", "five", "dollars"]
 
 
+def test_an_amount_written_apart_times_each_written_word_by_its_own_part() -> None:
+    # "3,50 €": the number is timed by the whole part, the symbol by the currency and cents
+    assert spoken_forms(["payé", "3,50", "€."], "fr") == [
+        ["payé"], ["trois"], ["euros", "cinquante"]]
+    assert spoken_forms(["3,50,", "€"], "fr") == [["trois", "virgule", "cinq"], ["euros"]]
+    # a language without currency names keeps the old rule: the number, the symbol as written
+    assert spoken_forms(["5,50", "€"], "cs") == [["pět", "celá", "pět"], ["€"]]
+
+
 def run(settings_env, engines, text, language="en", **options):
-    settings = Settings.from_env({**settings_env, "F5_LANGUAGES": "en,cs"})
+    settings = Settings.from_env({**settings_env, "F5_LANGUAGES": "en,cs,fr"})
     reference = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
     raw = {"text": text, "voice_reference_url": reference, "voice_reference_text": "a voice",
            "language": language, "options": {"seed": 3, "subtitle_format": "srt", **options}}
@@ -104,6 +131,16 @@ def test_the_model_reads_the_spoken_form_and_the_user_gets_the_written_words(set
     cues = [line for line in out["subtitles"].splitlines()
             if line and not line.isdigit() and "-->" not in line]
     assert " ".join(cues) == TEXT  # the subtitles show the words as written
+
+
+def test_a_french_job_speaks_ordinals_and_cents_and_keeps_the_written_words(settings_env):
+    engines = ToneEngines()
+    text = "Le 1er mai, M. Dupont a payé 3,50 €."
+    out = run(settings_env, engines, text, language="fr")
+    assert engines.model_texts == [
+        "Le premier mai, Monsieur Dupont a payé trois euros cinquante."]
+    assert [w["word"] for w in out["word_timings"]] == text.split()
+    assert all(w["end"] > w["start"] for w in out["word_timings"])
 
 
 def test_normalize_off_and_languages_it_does_not_know_read_the_text_as_written(settings_env):

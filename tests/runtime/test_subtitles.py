@@ -97,6 +97,16 @@ def test_breaks_prefer_sentence_ends_and_pauses() -> None:
     assert ("voice." in endings and "training;" in endings) or "text." in endings
 
 
+def test_an_abbreviation_is_no_sentence_end_and_stays_with_the_next_word() -> None:
+    text = ("The results came back late in the evening and then Dr. Watson read them aloud to "
+            "everyone in the room, e.g. the nurses.")
+    words = place_words(timed(text), 0.0, 60.0)
+    for opts in (SubtitleOptions(), SubtitleOptions(max_line_chars=30, max_lines=1),
+                 SubtitleOptions(max_line_chars=20, max_lines=2)):
+        line_ends = [line[-1].word for e in group_events(words, opts) for line in e.lines]
+        assert "Dr." not in line_ends and "e.g." not in line_ends, line_ends
+
+
 def test_karaoke_rounding_is_cumulative() -> None:
     # 21 words of 1/3 s: rounding each duration on its own would drift by ~7 cs
     words = [Word(f"w{i}", i / 3, (i + 1) / 3) for i in range(21)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from f5_runtime.engines.normalize import keep_together
+
 LANGUAGES_WITHOUT_SPACES = ("ja", "zh")  # written without spaces: words are joined directly
 WINDOW_SECONDS = 22.0  # f5-tts's chunk budget: reference + generated speech per chunk
 MIN_BUDGET_BYTES = 16  # never chunk finer than this (a very long reference)
@@ -69,13 +71,25 @@ def _split_words(pieces: list[str], budget: int) -> list[str]:
             out.append(piece)
             continue
         current = ""
-        for word in piece.split(" "):
+        for word in _unbreakable(piece.split(" ")):
             if current and nbytes(current) + 1 + nbytes(word) > budget:
                 out.append(current)
                 current = word
             else:
                 current = f"{current} {word}" if current else word
         out.append(current)
+    return out
+
+
+def _unbreakable(words: list[str]) -> list[str]:
+    """Words (or sentences), those that are spoken together kept together: an abbreviation
+    and the word after it ("Dr. Smith"), a number and its unit or currency ("3,50 €")."""
+    out: list[str] = []
+    for word in words:
+        if out and keep_together(out[-1].rsplit(" ", 1)[-1], word.split(" ", 1)[0]):
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
     return out
 
 
@@ -130,12 +144,18 @@ def _balanced(pieces: list[str], budget: int) -> list[list[str]]:
     return groups if all(nbytes(_join(g)) <= budget for g in groups) else greedy
 
 
+def _sentences(text: str) -> list[str]:
+    """`text` cut at sentence ends, except after an abbreviation that continues the sentence
+    ("Dr. Smith", "e.g. this"): a chunk must not end between a title and its name."""
+    return _unbreakable([p for p in (s.strip() for s in SENTENCE_END.split(text)) if p])
+
+
 def chunk_text(text: str, budget: int) -> list[str]:
     """Chunks of at most `budget` bytes (a single word longer than that stays whole)."""
     text = normalize(text)
     if not text:
         return []
-    pieces = [p for p in (s.strip() for s in SENTENCE_END.split(text)) if p]
+    pieces = _sentences(text)
     pieces = _split(pieces, CLAUSE_END, budget)
     pieces = _split_words(pieces, budget)
     return [_join(g) for g in _balanced(pieces, budget)]

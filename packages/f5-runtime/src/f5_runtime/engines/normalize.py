@@ -10,6 +10,8 @@ been said (`comparable_words`). Rules, per written word, first match wins:
 - URLs (http(s):// or www.): scheme, www., path and query dropped, the host's dots spoken;
 - dates: ISO 2024-03-05; 3/5/2024 month first in English, day first otherwise; 5.3.2024;
 - a number with a unit ("5km", or "5 km"): five kilometers / fünf Kilometer;
+- an amount and its currency written apart ("3,50 €"): the number says the whole part, the
+  symbol the currency and the cents (trois / euros cinquante);
 - numbers, currencies, percentages, ordinals, years, times, symbols: numbers.py.
 
 Everything else is kept as written. Abbreviations and units are known in English, German and
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from f5_runtime.engines.numbers import CURRENCIES, before_noun, money_words
 from f5_runtime.engines.numbers import spoken_words as number_words
 
 LANGUAGES = ("en", "de", "fr")  # normalised by default (options.normalize)
@@ -36,6 +39,11 @@ ABBREVIATIONS = {  # a trailing "." in the spoken form keeps the sentence break 
     "fr": {"M.": "Monsieur", "Mme": "Madame", "Mlle": "Mademoiselle", "Dr": "Docteur",
            "Dr.": "Docteur", "p.ex.": "par exemple", "env.": "environ", "etc.": "et cetera."},
 }
+# abbreviations that never end a sentence: a title before a name, "e.g." before an example
+# (the ones whose spoken form ends with "." - "etc." - may end one)
+CONTINUING_ABBREVIATIONS = frozenset(
+    written for table in ABBREVIATIONS.values() for written, spoken in table.items()
+    if written.endswith(".") and not spoken.endswith("."))
 UNITS = {  # symbol -> (singular, plural)
     "en": {"km": ("kilometer", "kilometers"), "m": ("meter", "meters"),
            "cm": ("centimeter", "centimeters"), "mm": ("millimeter", "millimeters"),
@@ -79,25 +87,36 @@ _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _MDY_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _DMY_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _NUMBER_UNIT = re.compile(r"^(\d+(?:[.,]\d+)?)([^\d\s.,]+)$")
+_AMOUNT = re.compile(r"^\d+(?:[.,]\d+)*$")
+
+
+def continues_sentence(word: str) -> bool:
+    """Whether the "." that ends `word` is an abbreviation's ("Dr.", "e.g."), not a sentence
+    end: the chunker and the subtitles do not cut after it."""
+    core, trail = _EDGE.match(word).group(2, 3)  # type: ignore[union-attr]
+    return trail == "." and core + "." in CONTINUING_ABBREVIATIONS
+
+
+def keep_together(word: str, following: str) -> bool:
+    """Whether two written words must stay in one chunk, because one is spoken from the other
+    ("Dr. Smith"; "5 km" and "3,50 €", whose unit or symbol is read after its number)."""
+    if continues_sentence(word):
+        return True
+    core, trail = _EDGE.match(word).group(2, 3)  # type: ignore[union-attr]
+    next_core = _EDGE.match(following).group(2)  # type: ignore[union-attr]
+    return (not trail and bool(_AMOUNT.match(core))
+            and (next_core in CURRENCIES["en"] or any(next_core in u for u in UNITS.values())))
 
 
 def spoken_forms(written: list[str], language: str) -> list[list[str]]:
     """The spoken words for each written word (punctuation left out), in order."""
-    out = []
-    for i, word in enumerate(written):
-        previous = written[i - 1] if i else ""
-        out.append(_core_words(_speak(word, previous, language)))
-    return out
+    return [_core_words(spoken) for spoken in _spoken(written, language)]
 
 
 def speakable(text: str, language: str) -> str:
     """What the model reads for `text`: each written word replaced by its spoken form, the
     punctuation around it kept (the model pauses at it)."""
-    written = text.split()
-    out = []
-    for i, word in enumerate(written):
-        out.append(_speak(word, written[i - 1] if i else "", language))
-    return " ".join(out)
+    return " ".join(_spoken(text.split(), language))
 
 
 def comparable_words(text: str, language: str) -> list[str]:
@@ -107,7 +126,14 @@ def comparable_words(text: str, language: str) -> list[str]:
     return [c for c in (re.sub(r"[^\w']", "", w.lower()) for w in words) if c]
 
 
-def _speak(word: str, previous: str, language: str) -> str:
+def _spoken(written: list[str], language: str) -> list[str]:
+    """Each written word's spoken form, with the punctuation around it (a word's neighbours
+    matter: "5 km", "3,50 €")."""
+    padded = ["", *written, ""]
+    return [_speak(word, padded[i], padded[i + 2], language) for i, word in enumerate(written)]
+
+
+def _speak(word: str, previous: str, following: str, language: str) -> str:
     """One written word's spoken form, with the punctuation around it."""
     lead, core, trail = _EDGE.match(word).groups()  # type: ignore[union-attr]
     abbreviations = ABBREVIATIONS.get(language, {})
@@ -119,13 +145,19 @@ def _speak(word: str, previous: str, language: str) -> str:
         return f"{lead}{spoken}{trail}"
     if core in abbreviations:
         return f"{lead}{abbreviations[core]}{trail}"
-    spoken = _special(core, previous, language)
+    spoken = _money_apart(core, trail, previous, following, language)
+    if spoken is None:
+        spoken = _special(core, previous, language)
     if spoken is not None:
         return f"{lead}{spoken}{trail}"
     spelled = number_words(word, language)
     if spelled == [word]:
         return word
-    return f"{lead}{' '.join(spelled)}{trail}"
+    spoken = " ".join(spelled)
+    next_core = _EDGE.match(following).group(2)  # type: ignore[union-attr]
+    if not trail and next_core in UNITS.get(language, {}):  # "1 km": ein Kilometer
+        spoken = before_noun(spoken, language)
+    return f"{lead}{spoken}{trail}"
 
 
 def _special(core: str, previous: str, language: str) -> str | None:
@@ -140,11 +172,29 @@ def _special(core: str, previous: str, language: str) -> str | None:
     units = UNITS.get(language, {})
     decade = re.fullmatch(r"\d*0s", core)  # "1990s", "80s": not seconds
     if (m := _NUMBER_UNIT.match(core)) and m.group(2) in units and not decade:
-        amount = " ".join(number_words(m.group(1), language))
+        amount = before_noun(" ".join(number_words(m.group(1), language)), language)
         return f"{amount} {_unit(units[m.group(2)], m.group(1))}"
     prev_core = _EDGE.match(previous).group(2) if previous else ""  # type: ignore[union-attr]
     if core in units and re.fullmatch(r"\d+(?:[.,]\d+)?", prev_core):
         return _unit(units[core], prev_core)
+    return None
+
+
+def _money_apart(core: str, trail: str, previous: str, following: str,
+                 language: str) -> str | None:
+    """The number's or the symbol's part of an amount written apart ("3,50 €"); None when
+    `core` is neither."""
+    currencies = CURRENCIES.get(language)
+    if currencies is None:
+        return None
+    next_core = _EDGE.match(following).group(2)  # type: ignore[union-attr]
+    if _AMOUNT.match(core) and not trail and next_core in currencies:
+        parts = money_words(core, next_core, language)
+        return None if parts is None else parts[0]
+    prev_core, prev_trail = _EDGE.match(previous).group(2, 3)  # type: ignore[union-attr]
+    if core in currencies and _AMOUNT.match(prev_core) and not prev_trail:
+        parts = money_words(prev_core, core, language)
+        return None if parts is None else parts[1]
     return None
 
 

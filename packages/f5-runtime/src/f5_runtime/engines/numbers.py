@@ -25,6 +25,8 @@ CURRENCIES = {
            "¥": ("yen", "yens"), "₹": ("roupie", "roupies")},
 }
 CENTS = {"en": "cents", "de": "Cent", "fr": "centimes"}  # the hundredths of any currency
+# languages that say the cents after the currency without naming them: "drei Euro fünfzig"
+CENTS_UNNAMED = ("de", "fr")
 SYMBOLS = {
     "en": {"%": "percent", "&": "and", "+": "plus", "@": "at", "=": "equals", "°": "degrees"},
     "de": {"%": "Prozent", "&": "und", "+": "plus", "@": "at", "=": "gleich", "°": "Grad"},
@@ -40,6 +42,7 @@ _CURRENCY = re.compile(rf"^(?:({_SYMBOL})({_NUMBER})|({_NUMBER})\s?({_SYMBOL}))$
 _RANGE = re.compile(r"^(\d[^\s\-–—]*)[\-–—](\d[^\s\-–—]*)$")
 _PERCENT = re.compile(rf"^({_NUMBER})%$")
 _ORDINAL = re.compile(r"^(\d+)(st|nd|rd|th)$", re.IGNORECASE)
+_ORDINAL_FR = re.compile(r"^(\d+)(er|re|ère|e|ème|è)$", re.IGNORECASE)  # 1er, 1re, 2e, 21ème
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _YEAR = re.compile(r"^(1[1-9]\d\d|20\d\d)(s?)$")
 _DIGITS = re.compile(_NUMBER)
@@ -73,16 +76,8 @@ def _spell(core: str, language: str) -> str | None:
         return None if None in sides else " ".join(sides)  # type: ignore[arg-type]
     if m := _CURRENCY.match(core):
         symbol, number = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-        value = _parse(number)
-        amount = _n2w(int(value), language)
-        if amount is None:
-            return None
-        cents = round((value - int(value)) * 100)
-        if currencies is None:
-            return amount if not cents else f"{amount} {_n2w(cents, language)}"
-        singular, plural = currencies[symbol]
-        spoken = f"{amount} {singular if int(value) == 1 else plural}"
-        return f"{spoken} {_n2w(cents, language)} {CENTS[language]}" if cents else spoken
+        parts = money_words(number, symbol, language)
+        return None if parts is None else " ".join(p for p in parts if p)
     if m := _PERCENT.match(core):
         amount = _number(m.group(1), language)
         if amount is None:
@@ -90,6 +85,10 @@ def _spell(core: str, language: str) -> str | None:
         return f"{amount} {symbols['%']}" if symbols else amount
     if m := _ORDINAL.match(core):
         return _n2w(int(m.group(1)), language, "ordinal")
+    if language == "fr" and (m := _ORDINAL_FR.match(core)):
+        ordinal = _n2w(int(m.group(1)), language, "ordinal")
+        feminine = m.group(2).lower() in ("re", "ère")  # "1re" -> première
+        return "première" if feminine and ordinal == "premier" else ordinal
     if m := _TIME.match(core):
         hours, minutes = int(m.group(1)), int(m.group(2))
         spoken_hours = _n2w(hours, language)
@@ -126,6 +125,37 @@ def _spell(core: str, language: str) -> str | None:
         text = text.replace(symbol, f" {name} ")
     text = re.sub(r"[/\-–—_]", " ", text)
     return " ".join(text.split()) or None
+
+
+def money_words(number: str, symbol: str, language: str) -> tuple[str, str] | None:
+    """An amount of money as (what is said for the number, what is said for the symbol):
+    "$5.50" -> ("five", "dollars fifty cents"), "3,50 €" in French -> ("trois", "euros
+    cinquante"), "€0.50" -> ("fifty", "cents"). Written apart ("3,50 €"), each written word
+    is timed by its own part; None when the number cannot be spelled in `language`."""
+    value = _parse(number)
+    whole, cents = int(value), round((value - int(value)) * 100)
+    amount, spoken_cents = _n2w(whole, language), _n2w(cents, language) if cents else ""
+    if amount is None or spoken_cents is None:
+        return None
+    amount = before_noun(amount, language)
+    currencies = CURRENCIES.get(language)
+    if currencies is None:  # no names for the symbols here: the numbers alone
+        return amount, spoken_cents
+    singular, plural = currencies[symbol]
+    if not cents:
+        return amount, singular if whole == 1 else plural
+    if not whole:  # "€0.50": fifty cents
+        return spoken_cents, CENTS[language]
+    name = singular if whole == 1 else plural
+    if language in CENTS_UNNAMED:
+        return amount, f"{name} {spoken_cents}"
+    return amount, f"{name} {spoken_cents} {CENTS[language]}"
+
+
+def before_noun(amount: str, language: str) -> str:
+    """A spelled number as said before a noun: German counts "eins" but says "ein Euro",
+    "hundertein Kilometer"."""
+    return amount[:-1] if language == "de" and amount.endswith("eins") else amount
 
 
 def _parse(number: str) -> float:

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
+from f5_runtime.engines.normalize import continues_sentence
 from f5_runtime.engines.types import Word
 
 SENTENCE_END = (".", "!", "?", "…", "。", "！", "？")
@@ -69,10 +70,17 @@ def _ends(word: Word, marks: tuple[str, ...]) -> bool:
     return word.word.rstrip(CLOSING).endswith(marks)
 
 
+def _ends_sentence(word: Word) -> bool:
+    """A sentence end, not an abbreviation's "." ("Dr. Smith" stays on one line)."""
+    return _ends(word, SENTENCE_END) and not continues_sentence(word.word)
+
+
 def _cut_cost(words: list[Word], i: int) -> float:
     """How bad it is to end an event or a line after words[i] (0 = ideal)."""
-    if i == len(words) - 1 or _ends(words[i], SENTENCE_END):
+    if i == len(words) - 1 or _ends_sentence(words[i]):
         return 0.0
+    if continues_sentence(words[i].word):  # "Dr. / Watson": worse than any other word
+        return 3.0
     gap = (words[i + 1].start or 0.0) - (words[i].end or 0.0)
     if _ends(words[i], CLAUSE_END) or gap >= PAUSE_SECONDS:
         return 0.4
@@ -140,7 +148,7 @@ def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
                             or gap > LONG_GAP_SECONDS)
                 if too_long:
                     break  # longer events only get worse
-                if _ends(words[i], SENTENCE_END):
+                if _ends_sentence(words[i]):
                     inner += 1.2
                 if layout.split(i, j, opts.max_lines) is None:
                     continue
