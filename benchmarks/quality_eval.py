@@ -132,6 +132,7 @@ def main() -> int:
             "per_audio_second": {k: round(v / max(audio_seconds, 1e-9), 4)
                                  for k, v in stages.items()},
         }
+        print(f"[{mode}] done: {json.dumps(rows[mode])}", flush=True)  # kept if the run is cut
 
     base = rows["off"]["per_audio_second"]
     base_total = sum(base.values())

@@ -20,12 +20,20 @@ def test_quality_eval_smoke_on_random_weights(tmp_path) -> None:
     env = {**os.environ, "F5_LOAD_FORMAT": "dummy", "F5_TTS_MODEL": "tiny", "F5_DEVICE": "cpu",
            "F5_VOLUME": str(tmp_path / "volume"), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality_eval.py"), "--smoke",
-                           "--max-attempts", "2", "--out", str(out)],
+                           "--sentences", "0,2", "--max-attempts", "2", "--out", str(out)],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "MEANINGLESS" in done.stdout
     report = json.loads(out.read_text())
     assert report["meaningless"] is True and set(report["modes"]) == {"off", "align", "asr"}
+    assert report["sentence_indexes"] == [0, 2]
     assert report["modes"]["off"]["regenerated"] == 0.0
     assert "transcribe" in report["modes"]["asr"]["per_audio_second"]
     assert "transcribe" not in report["modes"]["align"]["per_audio_second"]
+
+
+@pytest.mark.parametrize("indexes", ["99", "a,b", ","])
+def test_a_sentence_subset_out_of_the_set_is_refused_before_anything_loads(indexes) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality_eval.py"),
+                           "--sentences", indexes], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--sentences" in done.stderr, done.stderr[-2000:]
