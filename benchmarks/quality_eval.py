@@ -99,13 +99,14 @@ def main() -> int:
     # warm up (first calls pay for lazy loading and allocations), so that modes compare fairly
     synthesize(engines, plan_speech(engines, sentences[0], reference, "en", options,
                                     VerifyOptions(mode="asr", max_attempts=1)), StageClock())
-    rows = {}
-    for mode in MODES:
-        verify = VerifyOptions(mode=mode, max_attempts=args.max_attempts, budget_seconds=1e9)
-        errors = words = chunks = regenerated = unverified = 0
-        audio_seconds = 0.0
-        stages: dict[str, float] = {}
-        for text in sentences:
+    # the modes take turns on each sentence, so that a change in the machine's load during
+    # the run weighs on every mode alike (the ratios compare like with like)
+    totals = {mode: {"errors": 0, "words": 0, "chunks": 0, "regenerated": 0, "attempts": 0,
+                     "unverified": 0, "audio_seconds": 0.0, "stages": {}} for mode in MODES}
+    for text in sentences:
+        for mode in MODES:
+            t = totals[mode]
+            verify = VerifyOptions(mode=mode, max_attempts=args.max_attempts, budget_seconds=1e9)
             clock = StageClock()
             plan = plan_speech(engines, text, reference, "en", options, verify)
             speech = synthesize(engines, plan, clock)
@@ -114,25 +115,28 @@ def main() -> int:
             print(f"[{mode}] {speech.audio.duration:.1f} s of audio in "
                   f"{clock.total:.0f} s: {text[:40]!r}", flush=True)
             for stage, seconds in clock.timings.items():
-                stages[stage] = stages.get(stage, 0.0) + seconds
-            audio_seconds += speech.audio.duration
+                t["stages"][stage] = t["stages"].get(stage, 0.0) + seconds
+            t["audio_seconds"] += speech.audio.duration
             expected = comparable_words(text, "en")
             heard = comparable_words(engines.transcribe(speech.audio, "en").text, "en")
-            errors += round(word_error_rate(expected, heard) * len(expected))
-            words += len(expected)
-            chunks += len(speech.quality)
-            regenerated += sum(q.attempts > 1 for q in speech.quality)
-            unverified += sum(q.passed is not True for q in speech.quality)
+            t["errors"] += round(word_error_rate(expected, heard) * len(expected))
+            t["words"] += len(expected)
+            t["chunks"] += len(speech.quality)
+            t["regenerated"] += sum(q.attempts > 1 for q in speech.quality)
+            t["attempts"] += sum(q.attempts for q in speech.quality)
+            t["unverified"] += sum(q.passed is not True for q in speech.quality)
+    rows = {}
+    for mode, t in totals.items():
+        chunks, seconds = max(t["chunks"], 1), max(t["audio_seconds"], 1e-9)
         rows[mode] = {
-            "wer": round(errors / max(words, 1), 3),
-            "chunks": chunks,
-            "regenerated": round(regenerated / max(chunks, 1), 3),
-            "unverified": round(unverified / max(chunks, 1), 3),
-            "audio_seconds": round(audio_seconds, 2),
-            "per_audio_second": {k: round(v / max(audio_seconds, 1e-9), 4)
-                                 for k, v in stages.items()},
+            "wer": round(t["errors"] / max(t["words"], 1), 3),
+            "chunks": t["chunks"],
+            "regenerated": round(t["regenerated"] / chunks, 3),
+            "attempts_per_chunk": round(t["attempts"] / chunks, 2),
+            "unverified": round(t["unverified"] / chunks, 3),
+            "audio_seconds": round(t["audio_seconds"], 2),
+            "per_audio_second": {k: round(v / seconds, 4) for k, v in t["stages"].items()},
         }
-        print(f"[{mode}] done: {json.dumps(rows[mode])}", flush=True)  # kept if the run is cut
 
     base = rows["off"]["per_audio_second"]
     base_total = sum(base.values())
@@ -151,10 +155,12 @@ def main() -> int:
         print("RANDOM WEIGHTS (F5_LOAD_FORMAT=dummy): the speech is noise and every chunk "
               "fails verification; these figures are MEANINGLESS except as costs of the "
               "worst case (every chunk sampled max_attempts times).")
-    print("| verify | WER | regenerated | never passed | s per audio s | vs off |")
-    print("|---|---|---|---|---|---|")
+    print("| verify | WER | regenerated | attempts per chunk | never passed | s per audio s "
+          "| vs off |")
+    print("|---|---|---|---|---|---|---|")
     for mode, row in rows.items():
         print(f"| {mode} | {row['wer']:.2f} | {row['regenerated']:.0%} | "
+              f"{row['attempts_per_chunk']:.2f} | "
               f"{row['unverified']:.0%} | {sum(row['per_audio_second'].values()):.3f} | "
               f"{row['cost_vs_off']:.2f}x |")
     for mode, row in rows.items():

@@ -28,6 +28,8 @@ def test_quality_eval_smoke_on_random_weights(tmp_path) -> None:
     assert report["meaningless"] is True and set(report["modes"]) == {"off", "align", "asr"}
     assert report["sentence_indexes"] == [0, 2]
     assert report["modes"]["off"]["regenerated"] == 0.0
+    assert report["modes"]["off"]["attempts_per_chunk"] == 1.0
+    assert report["modes"]["align"]["attempts_per_chunk"] == 2.0  # random weights: all fail
     assert "transcribe" in report["modes"]["asr"]["per_audio_second"]
     assert "transcribe" not in report["modes"]["align"]["per_audio_second"]
 
