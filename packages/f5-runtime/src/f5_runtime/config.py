@@ -20,6 +20,7 @@ from f5_runtime.errors import ConfigError
 from f5_runtime.io.s3_endpoint import parse_bucket_endpoint
 
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
+TTS_DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 
 class _Env:
@@ -111,6 +112,14 @@ class Settings:
     load_format: str  # "auto" (files on the volume) or "dummy" (random weights)  F5_LOAD_FORMAT
     tts_model: str  # F5TTS_v1_Base | E2TTS_Base | tiny                           F5_TTS_MODEL
     device: str  # "auto", "cuda", "cpu"                                           F5_DEVICE
+    # the F5-TTS transformer's dtype: "auto" is f5-tts's own rule (float16 on CUDA devices of
+    # compute capability 7.0+, float32 elsewhere); bfloat16 needs 8.0+ (engines/device.py)
+    tts_dtype: str  # auto | float16 | bfloat16 | float32                           F5_TTS_DTYPE
+    # the transformer blocks through torch.compile (engines/compile.py): faster sampling
+    # after a longer start (the warm-up compiles); dynamic shapes, so lengths never recompile
+    compile: bool  # F5_COMPILE (default off)
+    # one short synthesis at start, so that the first job pays no first-call costs   F5_WARMUP
+    warmup: bool
     languages: tuple[str, ...]  # alignment languages fetched and warm-loaded     F5_LANGUAGES
     asr_model: str  # faster-whisper model name or local directory               F5_ASR_MODEL
     # Whisper stays in memory after its first use (else freed after each transcription); on by
@@ -189,6 +198,9 @@ class Settings:
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
             tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", TTS_MODELS),
             device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
+            tts_dtype=e.choice("F5_TTS_DTYPE", "auto", TTS_DTYPES),
+            compile=e.bool("F5_COMPILE", False),
+            warmup=e.bool("F5_WARMUP", True),
             languages=languages or ("en",),
             asr_model=e.str("F5_ASR_MODEL", "large-v2"),
             asr_keep_loaded=e.bool("F5_ASR_KEEP_LOADED", True),

@@ -1,6 +1,6 @@
 """The F5-TTS engine: load once, then sample chunks' mel spectrograms and vocode them.
 
-Loading goes through f5-tts's own `load_model` / `load_vocoder` from the files on the volume
+Loading builds f5-tts's own modules (f5.py) and reads the files on the volume into them
 (models/manifest.py says where); `F5_LOAD_FORMAT=dummy` builds the same modules with random
 weights and no files (dummy.py). `F5_TTS_MODEL=tiny` is a tiny DiT (and Vocos) for smoke
 tests; the test fixtures save exactly these architectures in the real file formats.
@@ -11,8 +11,6 @@ decides which chunks share a sampler call (`generate`) and in what order.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import threading
 import time
@@ -22,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from f5_runtime.engines.f5 import HOP, TARGET_RMS, architecture, import_f5_infer
+from f5_runtime.engines.f5 import HOP, TARGET_RMS, build_cfm, checkpoint_weights, load_vocos
 from f5_runtime.errors import EngineError
 
 if TYPE_CHECKING:
@@ -34,18 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def _quiet_stdout(what: str):
-    """f5-tts's loaders print; keep the worker's stdout for logs and say it at debug level."""
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        yield
-    if buf.getvalue().strip():
-        log.debug("%s: %s", what, " | ".join(buf.getvalue().split("\n")))
-
-
 def load_models(settings: Settings, choice: DeviceChoice):
-    """(CFM, vocoder) on the chosen device: from the volume, or random (F5_LOAD_FORMAT=dummy)."""
+    """(CFM, vocoder) on the chosen device: from the volume, or random (F5_LOAD_FORMAT=dummy).
+    The CFM in the chosen dtype, the vocoder in float32 (its output is the waveform)."""
     name = settings.tts_model
     if settings.load_format == "dummy":
         from f5_runtime.engines.dummy import build_dummy_cfm, build_dummy_vocoder
@@ -55,26 +44,11 @@ def load_models(settings: Settings, choice: DeviceChoice):
         return model, build_dummy_vocoder(name).to(choice.device)
     from f5_runtime.models import manifest
 
-    upstream = import_f5_infer()
     checkpoint, vocab = manifest.tts_checkpoint(settings)
-    backbone, arch = architecture(name, choice.attn_backend)
-    with _quiet_stdout("load_model"):
-        model = upstream.load_model(
-            backbone,
-            arch,
-            str(checkpoint),
-            mel_spec_type="vocos",
-            vocab_file=str(vocab),
-            device=choice.device,
-        )
-    with _quiet_stdout("load_vocoder"):
-        vocoder = upstream.load_vocoder(
-            "vocos",
-            is_local=True,
-            local_path=str(manifest.vocoder_dir(settings)),
-            device=choice.device,
-        )
-    return model.eval(), vocoder
+    model = build_cfm(name, choice.attn_backend, str(vocab))
+    model.load_state_dict(checkpoint_weights(checkpoint))
+    vocoder = load_vocos(manifest.vocoder_dir(settings))
+    return model.to(choice.device, choice.torch_dtype()).eval(), vocoder.to(choice.device)
 
 
 @dataclass(frozen=True)

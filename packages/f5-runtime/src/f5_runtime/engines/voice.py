@@ -9,7 +9,9 @@ worker is replaced), any other failure an EngineError naming the step.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,7 @@ class VoiceEngines:
     sample_rate = TTS_SAMPLE_RATE
 
     def __init__(self, tts: TTSEngine, aligner: Aligner, references: ReferencePreparer):
+        self.start_steps: dict[str, float] = {}  # seconds of each step of load_voice_engines
         self.tts = tts
         self.aligner = aligner
         self.references = references
@@ -92,15 +95,53 @@ class VoiceEngines:
             return self.aligner.transcribe(audio, language)
 
 
+# What the engines import before loading (timed as the start's "imports" step). Whisper
+# (faster_whisper) is not among them: it loads on the first transcription only.
+ENGINE_IMPORTS = ("torch", "vocos", "whisperx.alignment")
+
+
 def load_voice_engines(settings: Settings) -> VoiceEngines:
+    """Import, choose the device, load the models, warm up; each step timed and logged (the
+    worker's start to "ready", docs/benchmarks.md)."""
     from f5_runtime.engines.align import load_aligner
-    from f5_runtime.engines.device import choose_device
+    from f5_runtime.engines.device import choose_device, describe_choices, engine_choices
+    from f5_runtime.engines.f5 import import_f5_model
     from f5_runtime.engines.tts import TTSEngine
 
-    choice = choose_device(settings.device)
+    steps: dict[str, float] = {}
+    started = last = time.perf_counter()
+
+    def step(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        steps[name] = now - last
+        last = now
+
+    for module in ENGINE_IMPORTS:
+        importlib.import_module(module)
+    import_f5_model()
+    step("imports")
+    choice = choose_device(settings.device, settings.tts_dtype)
+    log.info("engine choices: %s", describe_choices(engine_choices(choice, settings)))
     tts = TTSEngine.load(settings, choice)
+    step("tts_load")
+    if settings.compile:
+        from f5_runtime.engines.compile import compile_blocks
+
+        compile_blocks(tts.model.transformer)
     aligner = load_aligner(settings, choice.device)
     aligner.warm(settings.languages)
+    step("aligner_load")
     cache = ReferenceCache(settings.refs_dir, settings.refs_cache_mb * MB)
     salt = f"tts={settings.tts_model}|load={settings.load_format}|asr={settings.asr_model}"
-    return VoiceEngines(tts, aligner, ReferencePreparer(cache, aligner, salt))
+    engines = VoiceEngines(tts, aligner, ReferencePreparer(cache, aligner, salt))
+    if settings.warmup:
+        from f5_runtime.engines.warmup import warm_up
+
+        with engine_errors("the warm-up synthesis"):
+            warm_up(tts, batched=engines.batch_frames > 0)
+        step("warmup")
+    engines.start_steps = steps
+    log.info("engines ready in %.1f s (%s)", time.perf_counter() - started,
+             ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items()))
+    return engines
