@@ -95,15 +95,17 @@ class VoiceEngines:
             return self.aligner.transcribe(audio, language)
 
 
-# What the engines import before loading (timed as the start's "imports" step). Whisper
-# (faster_whisper) is not among them: it loads on the first transcription only.
-ENGINE_IMPORTS = ("torch", "vocos", "whisperx.alignment")
+# What the engines import before loading (timed as the start's "imports" step), beside
+# f5-tts's model and whisperx's alignment. Whisper (faster_whisper) is not among them: it
+# loads on the first transcription only.
+ENGINE_IMPORTS = ("torch", "vocos")
 
 
 def load_voice_engines(settings: Settings) -> VoiceEngines:
     """Import, choose the device, load the models, warm up; each step timed and logged (the
     worker's start to "ready", docs/benchmarks.md)."""
     from f5_runtime.engines.align import load_aligner
+    from f5_runtime.engines.align_models import import_alignment
     from f5_runtime.engines.device import choose_device, describe_choices, engine_choices
     from f5_runtime.engines.f5 import import_f5_model
     from f5_runtime.engines.tts import TTSEngine
@@ -120,6 +122,7 @@ def load_voice_engines(settings: Settings) -> VoiceEngines:
     for module in ENGINE_IMPORTS:
         importlib.import_module(module)
     import_f5_model()
+    import_alignment()
     step("imports")
     choice = choose_device(settings.device, settings.tts_dtype)
     log.info("engine choices: %s", describe_choices(engine_choices(choice, settings)))
