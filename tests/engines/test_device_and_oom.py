@@ -137,3 +137,50 @@ def test_choose_device_on_a_faked_gpu_logs_the_choice(monkeypatch, caplog, capab
     logged = [r.getMessage() for r in caplog.records if r.name == "f5_runtime.engines.device"]
     expected = "flash-attn" if backend == "flash_attn" else "PyTorch"
     assert any(m.startswith(f"attention: {expected}") for m in logged), logged
+
+
+@pytest.mark.parametrize(
+    ("capability", "name", "requested", "dtype", "reason"),
+    [
+        ((9, 0), "NVIDIA H100", "auto", "float16", "f5-tts's choice for compute capability 9.0"),
+        ((7, 0), "Tesla V100", "auto", "float16", "f5-tts's choice"),
+        ((6, 1), "GeForce GTX 1080", "auto", "float32", "below the 7.0"),
+        ((8, 0), "AMD Radeon [ZLUDA]", "auto", "float32", "below the 7.0"),
+        ((8, 9), "NVIDIA L4", "bfloat16", "bfloat16", "F5_TTS_DTYPE=bfloat16"),
+        ((7, 5), "Tesla T4", "bfloat16", "float16", "bfloat16 needs 8.0"),
+        ((6, 1), "GeForce GTX 1080", "bfloat16", "float32", "bfloat16 needs 8.0"),
+        ((9, 0), "NVIDIA H100", "float32", "float32", "F5_TTS_DTYPE=float32"),
+        (None, "cpu", "float16", "float32", "not a CUDA device"),
+        (None, "cpu", "auto", "float32", "not a CUDA device"),
+    ],
+)
+def test_the_transformer_dtype_follows_f5_tts_and_f5_tts_dtype(capability, name, requested,
+                                                                dtype, reason) -> None:
+    chosen, why = device.tts_dtype(capability, name, requested)
+    assert chosen == dtype and reason in why
+
+
+def test_bfloat16_on_a_faked_ampere_keeps_flash_attn_and_reports_every_choice(
+        monkeypatch) -> None:
+    from dataclasses import replace
+
+    from f5_runtime.config import Settings
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _index=0: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _index=0: "NVIDIA A100")
+    monkeypatch.setattr(device, "flash_attn_importable", lambda: True)
+    choice = choose_device("auto", "bfloat16")
+    settings = replace(Settings.from_env({}), compile=True)
+    choices = device.engine_choices(choice, settings)
+    assert choices == {
+        "device": "cuda", "device_name": "NVIDIA A100", "capability": "8.0",
+        "tts_dtype": "bfloat16", "tts_dtype_reason": "F5_TTS_DTYPE=bfloat16",
+        "vocoder_dtype": "float32", "aligner_dtype": "float32", "asr_compute_type": "float16",
+        "attention": "flash_attn", "attention_reason": "compute capability 8.0, bfloat16",
+        "compile": True, "compile_graphs": ["one chunk", "a batch of chunks"], "warmup": True,
+    }
+    line = device.describe_choices(choices)
+    for part in ("F5-TTS bfloat16", "vocoder float32", "attention flash-attn",
+                 "torch.compile on (dynamic shapes, at most 2 graphs)", "warm-up on"):
+        assert part in line, line

@@ -18,13 +18,12 @@ The E2TTS_Base backbone (UNetT: skip connections across its layers) is left eage
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import torch
 
 log = logging.getLogger(__name__)
 
-BACKEND: Any = "inductor"  # torch.compile's backend (a test counts compiles through its own)
+BACKEND = "inductor"  # torch.compile's backend
 GRAPHS = ("one chunk", "a batch of chunks")  # the most graphs compiled, whatever the lengths
 
 
