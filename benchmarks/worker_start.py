@@ -5,7 +5,6 @@ takes over) in a fresh interpreter under `python -X importtime`, with real-size 
 weights (F5_LOAD_FORMAT=dummy, F5TTS_v1_Base, real-size Vocos, CPU), then runs two identical
 short jobs through the handler (text, the built-in voice, NFE 4, verification off, inline
 output). Reports:
-- interpreter: spawn to the first line of the start script (Python + site);
 - imports: every import until ready (the sum of -X importtime's top-level entries), and the
   biggest ones;
 - the engines' own steps (imports, tts_load, aligner_load, warmup: `start_steps`) where the
@@ -14,10 +13,13 @@ output). Reports:
   what the warm-up moves before "ready");
 - whether sklearn, torchvision, matplotlib, transformers.pipelines, wandb were imported.
 
-    uv run --frozen python benchmarks/worker_start.py [--src DIR] [--runs 1] [--json OUT]
+    uv run --frozen python benchmarks/worker_start.py [--compare DIR] [--rounds N]
+        [--model F5TTS_v1_Base|tiny] [--jobs 2] [--json OUT]
 
-`--src DIR`: measure another checkout of this repository (e.g. `git archive main | tar -x -C
-DIR`): its f5-runtime and f5-bootstrap sources go first on PYTHONPATH, the venv is this one's.
+`--compare DIR`: also measure another checkout of this repository (e.g. `git archive main |
+tar -x -C DIR`), in turn with this one, and print the ratios of the medians; its f5-runtime
+and f5-bootstrap sources go first on PYTHONPATH (the venv is this one's). Wall times on a
+shared machine swing with its load: the CPU time of the start is reported beside them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,17 +48,18 @@ import json, sys
 from f5_runtime.config import Settings
 from f5_runtime.serving import worker
 handler = worker.build_handler(Settings.from_env())
-ready = time.time()
+ready, ready_cpu = time.time(), time.process_time()
 print("READY-MARK", file=sys.stderr, flush=True)  # imports after this are the jobs'
 loaded = [m for m in %(watched)r if m in sys.modules]
 jobs = []
-for i in range(2):
-    t = time.perf_counter()
+for i in range(%(jobs)d):
+    t, c = time.perf_counter(), time.process_time()
     out = handler({"id": f"start-{i}", "input": %(job)r})
     assert "error" not in out, out
-    jobs.append(time.perf_counter() - t)
-print("RESULT " + json.dumps({"entered": entered, "ready": ready, "jobs": jobs,
-    "steps": getattr(handler.engines, "start_steps", {}), "loaded": loaded}), flush=True)
+    jobs.append((time.perf_counter() - t, time.process_time() - c))
+print("RESULT " + json.dumps({"entered": entered, "ready": ready, "ready_cpu": ready_cpu,
+    "jobs": jobs, "steps": getattr(handler.engines, "start_steps", {}), "loaded": loaded}),
+    flush=True)
 """
 
 
@@ -70,9 +74,8 @@ def import_times(stderr: str) -> tuple[float, list[tuple[str, float]]]:
     return sum(s for _, s in top), sorted(top, key=lambda x: -x[1])[:6]
 
 
-def run_once(src: Path | None) -> dict:
-    env = {**os.environ, "F5_LOAD_FORMAT": "dummy", "F5_TTS_MODEL": "F5TTS_v1_Base",
-           "F5_DEVICE": "cpu"}
+def run_once(src: Path | None, model: str, jobs: int) -> dict:
+    env = {**os.environ, "F5_LOAD_FORMAT": "dummy", "F5_TTS_MODEL": model, "F5_DEVICE": "cpu"}
     env.pop("F5_ENGINES", None)
     if src is not None:
         paths = [src / "packages" / p / "src" for p in ("f5-runtime", "f5-bootstrap")]
@@ -81,7 +84,7 @@ def run_once(src: Path | None) -> dict:
         env["F5_VOLUME"] = volume
         spawned = time.time()
         proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
-                               CHILD % {"watched": WATCHED, "job": JOB}],
+                               CHILD % {"watched": WATCHED, "job": JOB, "jobs": jobs}],
                               env=env, capture_output=True, text=True, timeout=1800)
     lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -89,31 +92,49 @@ def run_once(src: Path | None) -> dict:
     child = json.loads(lines[-1].removeprefix("RESULT "))
     imports, biggest = import_times(proc.stderr)
     return {
-        "interpreter_s": child["entered"] - spawned,
         "imports_s": imports,
         "biggest_imports": biggest,
         "steps": child["steps"],
         "ready_s": child["ready"] - spawned,
-        "first_job_s": child["jobs"][0],
-        "second_job_s": child["jobs"][1],
+        "ready_cpu_s": child["ready_cpu"],  # the start's own CPU time: steadier when shared
+        "jobs_s": [wall for wall, _cpu in child["jobs"]],
+        "jobs_cpu_s": [cpu for _wall, cpu in child["jobs"]],
         "loaded": child["loaded"],
     }
+
+
+def show(label: str, r: dict) -> None:
+    steps = ", ".join(f"{k} {v:.1f}" for k, v in r["steps"].items()) or "(not reported)"
+    jobs = ", ".join(f"{w:.1f} s (CPU {c:.1f})" for w, c in zip(r["jobs_s"], r["jobs_cpu_s"],
+                                                                  strict=True))
+    print(f"{label}: imports {r['imports_s']:.1f} s | engine steps: {steps} | ready "
+          f"{r['ready_s']:.1f} s (CPU {r['ready_cpu_s']:.1f} s) | jobs: {jobs or '-'} | "
+          f"imported: {', '.join(r['loaded']) or 'none of the watched'}")
+    print("  biggest imports: " + ", ".join(f"{m} {s:.1f}" for m, s in r["biggest_imports"]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--src", type=Path, help="another checkout to measure")
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--compare", type=Path,
+                        help="another checkout, measured in turn with this one (--rounds each)")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--model", default="F5TTS_v1_Base", help="F5TTS_v1_Base or tiny")
+    parser.add_argument("--jobs", type=int, default=2, help="jobs run after ready")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    results = [run_once(args.src) for _ in range(args.runs)]
-    for r in results:
-        steps = ", ".join(f"{k} {v:.1f}" for k, v in r["steps"].items()) or "(not reported)"
-        print(f"interpreter {r['interpreter_s']:.1f} s | imports {r['imports_s']:.1f} s | "
-              f"engine steps: {steps} | ready {r['ready_s']:.1f} s | first job "
-              f"{r['first_job_s']:.1f} s, second {r['second_job_s']:.1f} s | "
-              f"imported: {', '.join(r['loaded']) or 'none of the watched'}")
-        print("  biggest imports: " + ", ".join(f"{m} {s:.1f}" for m, s in r["biggest_imports"]))
+    trees = {"this": args.src} if args.compare is None else {"other": args.compare,
+                                                              "this": args.src}
+    results: dict[str, list[dict]] = {label: [] for label in trees}
+    for _ in range(args.rounds):
+        for label, src in trees.items():  # interleaved: the machine's load hits both alike
+            results[label].append(run_once(src, args.model, args.jobs))
+            show(label, results[label][-1])
+    if args.compare is not None:
+        for key in ("imports_s", "ready_s", "ready_cpu_s"):
+            ratio = statistics.median(r[key] for r in results["other"]) / statistics.median(
+                r[key] for r in results["this"])
+            print(f"{key}: other/this = {ratio:.2f} (medians of {args.rounds})")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

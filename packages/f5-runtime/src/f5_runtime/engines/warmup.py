@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 WARMUP_TEXT = "One short sentence to warm up."
 REFERENCE_TEXT = "A made-up voice."
 REFERENCE_SECONDS = {"cuda": 4.0, "cpu": 1.0}  # shorter on a CPU, where a second costs seconds
-WARMUP_OPTIONS = SynthesisOptions(nfe_steps=2, seed=0)  # every step is the same work
+WARMUP_OPTIONS = SynthesisOptions(nfe_steps=1, seed=0)  # every step is the same work
 
 
 def warmup_reference(seconds: float) -> PreparedReference:
