@@ -18,6 +18,7 @@ from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as RATE
 from f5_runtime.engines.planning import CROSS_FADE_SECONDS
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
+from f5_runtime.errors import DeviceOutOfMemory
 
 SECONDS_PER_WORD = 0.3
 TRANSCRIPT = "hello from the test engine"
@@ -29,9 +30,10 @@ def spaced(words: list[str], duration: float) -> list[Word]:
             for i, w in enumerate(words)]
 
 
-def tone(samples: int) -> np.ndarray:
+def tone(samples: int, seed: int = 0) -> np.ndarray:
+    """A quiet tone whose pitch follows the seed (a chunk given another job's seed shows)."""
     t = np.arange(samples, dtype=np.float32) / RATE
-    return (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    return (0.1 * np.sin(2 * np.pi * (220.0 + seed % 200) * t)).astype(np.float32)
 
 
 class ToneEngines:
@@ -39,6 +41,8 @@ class ToneEngines:
 
     def __init__(self, batch_frames: int = 0) -> None:
         self.batch_frames = batch_frames  # in this engine a "frame" is one sample
+        self.oom_above: int | None = None  # batches of more chunks raise DeviceOutOfMemory
+        self.generate_delay = 0.0  # seconds each sampler call takes
         self.calls: list[str] = []
         self.generate_calls: list[list[str]] = []  # the chunks of each sampler call
         self.reference_languages: list[str | None] = []  # per prepared reference (None: detect)
@@ -62,20 +66,24 @@ class ToneEngines:
         return [ChunkPlan(s, s, round(t * RATE), round(t * RATE))
                 for s, t in zip(sentences, seconds, strict=True)]
 
-    def generate(self, chunks, reference, options, seed) -> list[int]:
+    def generate(self, works) -> list[tuple[int, int]]:
         self.calls.append("generate")
-        self.generate_calls.append([c.text for c in chunks])
-        text = " ".join(c.text for c in chunks)
+        self.generate_calls.append([w.chunk.text for w in works])
+        text = " ".join(w.chunk.text for w in works)
+        if self.oom_above is not None and len(works) > self.oom_above:
+            raise DeviceOutOfMemory(f"the test engine holds at most {self.oom_above} chunks")
         if "__fail__" in text:
             raise RuntimeError("the test engine was asked to fail")
         if "__cuda__" in text:
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
         if "__slow__" in text:
             time.sleep(60)  # long enough to be stopped mid-job
-        return [c.frames for c in chunks]
+        if self.generate_delay:
+            time.sleep(self.generate_delay)
+        return [(w.chunk.frames, w.seed) for w in works]
 
-    def vocode(self, generated: list[int]) -> list[np.ndarray]:
-        return [tone(n) for n in generated]
+    def vocode(self, generated: list[tuple[int, int]]) -> list[np.ndarray]:
+        return [tone(n, seed) for n, seed in generated]
 
     def align(self, audio: Audio, text: str, language: str) -> list[Word]:
         self.calls.append("align")

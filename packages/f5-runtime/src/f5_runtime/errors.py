@@ -8,7 +8,9 @@
     ├── StorageError               outputs could not be written (after retries)
     ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
     ├── WorkerStopping             SIGTERM: the running job was abandoned (and cleaned up)
+    ├── JobCancelled               the job was cancelled (RunPod's stop channel, a client gone)
     └── EngineError                synthesis/alignment failed
+        ├── DeviceOutOfMemory      a sampler call ran out of memory (the scheduler splits it)
         └── WorkerBrokenError      the GPU/models are unusable (e.g. CUDA error): replace worker
 """
 
@@ -45,8 +47,17 @@ class WorkerStopping(RuntimeFailure):
     """The worker is being stopped (SIGTERM) and the job did not finish within the grace time."""
 
 
+class JobCancelled(RuntimeFailure):
+    """The job was cancelled while it ran: its queued chunks are dropped, its outputs removed."""
+
+
 class EngineError(RuntimeFailure):
     pass
+
+
+class DeviceOutOfMemory(EngineError):
+    """One sampler call did not fit in device memory. Raised with no OutOfMemoryError attached
+    (as neither cause nor context), so that it never reads as a broken GPU."""
 
 
 class WorkerBrokenError(EngineError):

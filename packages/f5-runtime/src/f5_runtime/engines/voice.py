@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines.align import Aligner
     from f5_runtime.engines.tts import Mels, TTSEngine
-    from f5_runtime.engines.types import Audio, ChunkPlan, SynthesisOptions, Transcript, Word
+    from f5_runtime.engines.types import (
+        Audio,
+        ChunkPlan,
+        ChunkWork,
+        SynthesisOptions,
+        Transcript,
+        Word,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +81,9 @@ class VoiceEngines:
              ) -> list[ChunkPlan]:
         return plan_chunks(text, reference, options)
 
-    def generate(self, chunks: Sequence[ChunkPlan], reference: PreparedReference,
-                 options: SynthesisOptions, seed: int) -> Mels:
+    def generate(self, works: Sequence[ChunkWork]) -> Mels:
         with engine_errors("generate"):
-            return self.tts.generate(chunks, reference, options, seed)
+            return self.tts.generate(works)
 
     def vocode(self, generated: Any) -> list[np.ndarray]:
         with engine_errors("vocode"):

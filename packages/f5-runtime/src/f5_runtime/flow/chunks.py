@@ -1,27 +1,30 @@
 """The chunk flow: a voice reference and a text in, one `ChunkResult` per chunk out, in order.
 
-    plan ── for each batch of chunks: generate ─ vocode ── for each chunk, in order: align ─ yield
+    plan ── every chunk to the engine scheduler ── for each chunk, in order: wait ─ align ─ yield
+                (scheduler.py: batched with other jobs' chunks on the device; generate ─ vocode)
 
 `speak` is the one core every caller uses: the batch job (job.py) assembles all the chunks,
 the CLI and `bench` go through the job or `synthesize`, and a streaming consumer can send
 each chunk as it comes (the assembler holds back only the cross-fade tail).
 
-Which chunks share a sampler call is decided here (`batches`): chunks of one length, as many
-as the engine's `batch_frames` allow, the batch holding the earliest chunk first so that the
-first chunk is ready as soon as possible. Results are yielded in text order whatever the
-batches: a chunk waits only for the chunks before it.
+Which chunks share a sampler call is decided by the engine scheduler (scheduler.py), across
+every running job. Results are yielded in text order whatever the batches: a chunk waits only
+for the chunks before it.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from f5_runtime.engines.types import Audio, ChunkPlan, SynthesisOptions, Word
+from f5_runtime.engines.types import Audio, ChunkPlan, ChunkWork, SynthesisOptions, Word
+from f5_runtime.errors import JobCancelled
 from f5_runtime.flow.assemble import Assembler, Timeline
+from f5_runtime.flow.control import JobControl
+from f5_runtime.flow.scheduler import scheduler_for
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,49 +72,47 @@ def plan_speech(engines: Engines, text: str, reference: PreparedReference, langu
     return SpeechPlan(reference, engines.plan(text, reference, options), language, options, seed)
 
 
-def batches(chunks: Sequence[ChunkPlan], batch_frames: int) -> list[list[int]]:
-    """Chunk indices per sampler call: equal lengths only, at most `batch_frames` frames of
-    windows per call (0: one chunk per call), ordered by the earliest chunk in each."""
-    if batch_frames <= 0:
-        return [[i] for i in range(len(chunks))]
-    groups: dict[int, list[int]] = {}
-    for i, chunk in enumerate(chunks):
-        groups.setdefault(chunk.frames, []).append(i)
-    out = []
-    for indices in groups.values():
-        size = max(1, batch_frames // chunks[indices[0]].window)
-        out += [indices[k : k + size] for k in range(0, len(indices), size)]
-    return sorted(out, key=lambda batch: batch[0])
+def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
+          control: JobControl | None = None) -> Iterator[ChunkResult]:
+    """Generate, vocode and align every chunk of `plan`; yield each, in order, when ready.
 
-
-def speak(engines: Engines, plan: SpeechPlan, clock: StageClock) -> Iterator[ChunkResult]:
-    """Generate, vocode and align every chunk of `plan`; yield each, in order, when ready."""
+    Every chunk is handed to the engines' scheduler at once (it batches them with other jobs'
+    chunks); this thread waits for each in turn and aligns it. A consumer that stops early
+    (closes the generator) or a stopped job drops the chunks not yet sampled."""
+    scheduler = scheduler_for(engines)
+    control = control or JobControl()
+    job = control.job(scheduler)
     count = len(plan.chunks)
+    tickets = job.submit_all([ChunkWork(chunk, plan.reference, plan.options, plan.seed)
+                              for chunk in plan.chunks])
     timeline = Timeline(engines.sample_rate)
-    ready: dict[int, tuple[np.ndarray, dict[str, float]]] = {}
-    next_index = 0
-    for batch in batches(plan.chunks, engines.batch_frames):
-        clock.enter("generate", batch[0], count)
-        t0 = time.perf_counter()
-        generated = engines.generate([plan.chunks[i] for i in batch], plan.reference,
-                                     plan.options, plan.seed)
-        clock.enter("vocode", batch[0], count)
-        t1 = time.perf_counter()
-        waves = engines.vocode(generated)
-        t2 = time.perf_counter()
-        share = {"generate": (t1 - t0) / len(batch), "vocode": (t2 - t1) / len(batch)}
-        for i, wave in zip(batch, waves, strict=True):
-            ready[i] = (wave, dict(share))
-        while next_index in ready:
-            wave, timings = ready.pop(next_index)
-            chunk = plan.chunks[next_index]
-            clock.enter("align", next_index, count)
+    finished = False
+    try:
+        for i, (chunk, ticket) in enumerate(zip(plan.chunks, tickets, strict=True)):
+            clock.enter("generate", i, count)
+            _wait(ticket.wait_generated, control)
+            clock.enter("vocode", i, count)
+            wave = _wait(ticket.wave, control)
+            clock.enter("align", i, count)
             t0 = time.perf_counter()
-            words = engines.align(Audio(wave, engines.sample_rate), chunk.text, plan.language)
-            timings["align"] = time.perf_counter() - t0
-            yield ChunkResult(next_index, count, chunk.text, wave, engines.sample_rate,
+            words = scheduler.call(lambda w=wave, c=chunk: engines.align(
+                Audio(w, engines.sample_rate), c.text, plan.language))
+            timings = {**ticket.timings, "align": time.perf_counter() - t0}
+            yield ChunkResult(i, count, chunk.text, wave, engines.sample_rate,
                               timeline.place(len(wave)), words, timings)
-            next_index += 1
+        finished = True
+    finally:
+        if not finished:
+            job.cancel("the job stopped before its last chunk")
+
+
+def _wait(get, control: JobControl):
+    """`get()` (a ticket's result); a stopped job raises its own error, not the scheduler's."""
+    try:
+        return get()
+    except JobCancelled:
+        control.check()
+        raise
 
 
 @dataclass(frozen=True)
@@ -122,19 +123,18 @@ class Speech:
     words: list[Word]  # every word, timed on `audio`
     chunks: list[ChunkResult]
     seed: int
-    calls: int  # sampler calls made (fewer than chunks when batched)
 
 
-def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock) -> Speech:
+def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock,
+               control: JobControl | None = None) -> Speech:
     """Every chunk of `plan`, assembled into one output (cut or padded to the dubbing target)."""
     assembler = Assembler(engines.sample_rate)
     chunks = []
-    for chunk in speak(engines, plan, clock):
+    for chunk in speak(engines, plan, clock, control):
         clock.enter("assemble")
         assembler.add(chunk.samples, chunk.words, chunk.start)
         chunks.append(chunk)
     clock.enter("assemble")
     target = plan.options.target_duration
     assembler.finish(None if target is None else round(target * engines.sample_rate))
-    return Speech(assembler.audio, assembler.words, chunks, plan.seed,
-                  len(batches(plan.chunks, engines.batch_frames)))
+    return Speech(assembler.audio, assembler.words, chunks, plan.seed)

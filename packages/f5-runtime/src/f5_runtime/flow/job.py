@@ -11,6 +11,7 @@ after an upload fails, the uploaded outputs are deleted.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ from f5_runtime.engines.types import Audio, Segment, Word
 from f5_runtime.errors import InputError
 from f5_runtime.flow.assemble import place_segments
 from f5_runtime.flow.chunks import plan_speech, synthesize
-from f5_runtime.flow.clock import StageCallback, StageClock
+from f5_runtime.flow.clock import Stage, StageCallback, StageClock
+from f5_runtime.flow.control import JobControl
 from f5_runtime.io import audio as audio_io
 from f5_runtime.io.outputs import Publisher, choose_output
 from f5_runtime.io.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
@@ -88,10 +90,10 @@ def _check_not_too_short(what: str, seconds: float) -> None:
 
 
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
-            limits: Limits, clock: StageClock) -> Artifacts:
+            limits: Limits, clock: StageClock, control: JobControl | None = None) -> Artifacts:
     """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles."""
     if request.kind == "synthesize":
-        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock)
+        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock, control)
     else:
         artifacts = _subtitle(request, engines, inputs, workdir, limits, clock)
     if request.options.create_subtitles:
@@ -104,7 +106,7 @@ def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: P
 
 
 def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
-                limits: Limits, clock: StageClock) -> Artifacts:
+                limits: Limits, clock: StageClock, control: JobControl | None) -> Artifacts:
     assert request.voice_reference_url is not None and request.text is not None
     clock.enter("fetch")
     voice = load_input(inputs, request.voice_reference_url, workdir, "voice reference", limits)
@@ -117,7 +119,7 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
     plan = plan_speech(engines, request.text, reference, language, options)
-    speech = synthesize(engines, plan, clock)
+    speech = synthesize(engines, plan, clock, control)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
@@ -184,9 +186,18 @@ def job_workdir(settings: Settings, job_id: str) -> Iterator[Path]:
 
 
 def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
-            settings: Settings, on_stage: StageCallback | None = None) -> JobResult:
-    """The endpoint's job: a request in, published outputs out (or an exception, nothing left)."""
-    clock = StageClock(on_stage)
+            settings: Settings, on_stage: StageCallback | None = None,
+            control: JobControl | None = None) -> JobResult:
+    """The endpoint's job: a request in, published outputs out (or an exception, nothing left).
+    `control` lets the caller stop it from another thread (control.py)."""
+    control = control or JobControl()
+
+    def staged(stage: Stage) -> None:
+        control.check()  # a stopped job goes no further
+        if on_stage is not None:
+            on_stage(stage)
+
+    clock = StageClock(staged)
     clock.enter("validate")  # everything that can be known before the GPU works
     limits = Limits.from_settings(settings)
     request = parse_request(raw_input, limits)
@@ -198,10 +209,12 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
              " (dubbing)" if request.is_dubbing else "",
              place.url("") if place else "inline")
     publisher = storage.publisher(place)
+    control.on_stop(publisher.rollback)
     try:
         with job_workdir(settings, job_id) as workdir:
+            control.on_stop(lambda: shutil.rmtree(workdir, ignore_errors=True))
             artifacts = produce(request, engines=engines, inputs=storage.inputs,
-                                workdir=workdir, limits=limits, clock=clock)
+                                workdir=workdir, limits=limits, clock=clock, control=control)
             clock.enter("publish")
             result = publish(artifacts, publisher)
     except BaseException:
