@@ -10,6 +10,8 @@ F5_ENGINES=runtime.engine_double:make_engines (PYTHONPATH=tests).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 
@@ -22,6 +24,7 @@ from f5_runtime.errors import DeviceOutOfMemory
 
 SECONDS_PER_WORD = 0.3
 TRANSCRIPT = "hello from the test engine"
+HOLD_SECONDS = 4.0
 
 
 def spaced(words: list[str], duration: float) -> list[Word]:
@@ -99,3 +102,28 @@ class ToneEngines:
 
 def make_engines(settings) -> ToneEngines:
     return ToneEngines()
+
+
+class RecordingToneEngines(ToneEngines):
+    """The tone engine of a worker process, writing each sampler call's chunk texts as a JSON
+    line to $F5_TEST_CALLS (so a test sees the batches the worker formed); each call takes
+    $F5_TEST_GENERATE_S seconds (HOLD_SECONDS more for a chunk saying `__hold__`), and batches of more than $F5_TEST_OOM_ABOVE chunks run out
+    of memory."""
+
+    def __init__(self, path: str, batch_frames: int) -> None:
+        super().__init__(batch_frames)
+        self.path = path
+        self.generate_delay = float(os.environ.get("F5_TEST_GENERATE_S", "0"))
+        oom_above = os.environ.get("F5_TEST_OOM_ABOVE")
+        self.oom_above = int(oom_above) if oom_above else None
+
+    def generate(self, works):
+        with open(self.path, "a") as f:
+            f.write(json.dumps([w.chunk.text for w in works]) + "\n")
+        if any("__hold__" in w.chunk.text for w in works):
+            time.sleep(HOLD_SECONDS)  # the device stays busy: other jobs' chunks queue up
+        return super().generate(works)
+
+
+def make_recording_engines(settings) -> RecordingToneEngines:
+    return RecordingToneEngines(os.environ["F5_TEST_CALLS"], settings.tts_batch_frames)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from f5_runtime.engines.device import default_concurrency
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE
 from f5_runtime.engines.planning import plan_chunks
 from f5_runtime.engines.reference import PreparedReference, ReferenceCache, ReferencePreparer
@@ -63,6 +64,7 @@ class VoiceEngines:
         # On CPU a batch is compute-bound and measured slower than one chunk at a time
         # (bigger tensors, same FLOPs; docs/benchmarks.md): chunks run one after another.
         self.batch_frames = tts.batch_frames if tts.choice.is_cuda else 0
+        self.default_concurrency = default_concurrency(tts.choice.memory_gib)
 
     def prepare_reference(self, audio: Audio, text: str | None, language: str | None
                           ) -> PreparedReference:
