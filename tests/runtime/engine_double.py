@@ -107,8 +107,8 @@ def make_engines(settings) -> ToneEngines:
 class RecordingToneEngines(ToneEngines):
     """The tone engine of a worker process, writing each sampler call's chunk texts as a JSON
     line to $F5_TEST_CALLS (so a test sees the batches the worker formed); each call takes
-    $F5_TEST_GENERATE_S seconds (HOLD_SECONDS more for a chunk saying `__hold__`), and batches of more than $F5_TEST_OOM_ABOVE chunks run out
-    of memory."""
+    $F5_TEST_GENERATE_S seconds (HOLD_SECONDS more for a chunk saying `__hold__`), and
+    batches of more than $F5_TEST_OOM_ABOVE chunks run out of memory."""
 
     def __init__(self, path: str, batch_frames: int) -> None:
         super().__init__(batch_frames)

@@ -4,8 +4,8 @@ the same result as the same job alone; an out-of-memory batch is split and every
 completes; a failing job fails only itself; a cancelled job's chunks are dropped.
 
 The worker's engine is the tone engine, writing every sampler call's chunk texts to a file
-(engine_double.RecordingToneEngines): each call takes 0.5 s, one saying `__hold__` 4 s more (so jobs queue up behind it) and a
-batch of more than 2 chunks runs out of memory."""
+(engine_double.RecordingToneEngines): each call takes 0.5 s, one saying `__hold__` 4 s more
+(so jobs queue up behind it), and a batch of more than 2 chunks runs out of memory."""
 
 from __future__ import annotations
 

@@ -99,8 +99,16 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
         attn_backend=backend,
         name=name,
         capability=capability,
-        memory_gib=torch.cuda.get_device_properties(0).total_memory / 2**30,
+        memory_gib=_memory_gib(torch),
     )
+
+
+def _memory_gib(torch) -> float | None:
+    try:
+        return torch.cuda.get_device_properties(0).total_memory / 2**30
+    except Exception:  # not worth failing the start for: the concurrency default is 1 then
+        log.warning("could not read the GPU's memory", exc_info=True)
+        return None
 
 
 def default_concurrency(memory_gib: float | None) -> int:

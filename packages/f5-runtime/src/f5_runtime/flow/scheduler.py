@@ -117,7 +117,7 @@ class EngineScheduler:
     def __init__(self, engines: Engines, batch_frames: int | None = None,
                  idle_exit: float = IDLE_EXIT_SECONDS):
         self.engines = engines
-        self.batch_frames = engines.batch_frames if batch_frames is None else batch_frames
+        self._batch_frames = batch_frames  # None: the engines' own, read at every batch
         self.counters = Counters()
         self._idle_exit = idle_exit
         self._queue: list[ChunkTicket] = []
@@ -125,6 +125,14 @@ class EngineScheduler:
         self._wake = threading.Condition()
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
+
+    @property
+    def batch_frames(self) -> int:
+        return self.engines.batch_frames if self._batch_frames is None else self._batch_frames
+
+    @batch_frames.setter
+    def batch_frames(self, frames: int | None) -> None:
+        self._batch_frames = frames
 
     # -- what jobs call (any thread) --
 
@@ -198,7 +206,8 @@ class EngineScheduler:
         ordered = sorted(self._queue, key=lambda t: t.priority)
         head = ordered[0]
         batch = [head]
-        if self.batch_frames > 0:
+        budget = self.batch_frames
+        if budget > 0:
             longest = head.work.chunk.window
             stopped: set[int] = set()  # jobs whose next chunk did not fit
             for ticket in ordered[1:]:
@@ -206,7 +215,7 @@ class EngineScheduler:
                     stopped.add(ticket.job.seq)
                     continue
                 window = max(longest, ticket.work.chunk.window)
-                if window * (len(batch) + 1) > self.batch_frames:
+                if window * (len(batch) + 1) > budget:
                     stopped.add(ticket.job.seq)
                     continue
                 batch.append(ticket)
@@ -218,7 +227,10 @@ class EngineScheduler:
         return batch
 
     def _run_batch(self, batch: Sequence[ChunkTicket]) -> None:
-        """Generate and vocode `batch`; every ticket ends settled, whatever fails."""
+        """Generate and vocode `batch`; every ticket ends settled, whatever fails. A retry
+        (split or per job) runs after the `except` block: inside it the failure's traceback
+        would keep the failed attempt's tensors alive."""
+        error: BaseException | None = None
         try:
             t0 = time.perf_counter()
             generated = self.engines.generate([t.work for t in batch])
@@ -229,11 +241,14 @@ class EngineScheduler:
                     ticket.generated.set_result(None)
             waves = self.engines.vocode(generated)
             t2 = time.perf_counter()
-        except DeviceOutOfMemory as exc:
-            self._split(batch, exc)
-            return
         except BaseException as exc:
-            self._failed(batch, exc)
+            error = exc
+        if isinstance(error, DeviceOutOfMemory):
+            error.__traceback__ = None
+            self._split(batch, error)
+            return
+        if error is not None:
+            self._failed(batch, error)
             return
         self._count(batch, t2 - t0)
         started = time.perf_counter()
@@ -285,7 +300,7 @@ def scheduler_for(engines: Engines) -> EngineScheduler:
     shares the engines shares their device owner."""
     with _schedulers_lock:
         scheduler = getattr(engines, "scheduler", None)
-        if scheduler is None:
+        if scheduler is None or scheduler.engines is not engines:  # (none, or a copy's)
             scheduler = EngineScheduler(engines)
             engines.scheduler = scheduler  # type: ignore[attr-defined]
         return scheduler
