@@ -24,14 +24,11 @@ import asyncio
 import logging
 import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from f5_runtime.errors import JobCancelled, WorkerStopping
 from f5_runtime.flow.control import JobControl
 from f5_runtime.serving.shutdown import STOPPED_MESSAGE
-
-if TYPE_CHECKING:
-    from f5_runtime.serving.worker import Handler
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +86,8 @@ class SigtermGrace:
 class AsyncHandler:
     """The RunPod handler of a concurrent worker: `await handler(job)` -> the result dict."""
 
-    def __init__(self, handler: Handler, concurrency: int) -> None:
+    def __init__(self, handler: Any, concurrency: int) -> None:
+        # `handler`: worker.Handler (run(job, control) -> result; error(exc, job_id) -> result)
         self.handler = handler
         self.concurrency = concurrency
         self.grace = SigtermGrace(handler.settings.stop_grace_seconds)
@@ -98,8 +96,6 @@ class AsyncHandler:
         return self.concurrency
 
     async def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
-        from f5_runtime.serving.worker import error_result
-
         job_id = str(job.get("id") or "local")
         loop = asyncio.get_running_loop()
         control = JobControl()
@@ -134,4 +130,4 @@ class AsyncHandler:
             self.grace.leave(control)
         if finished.done():
             return finished.result()
-        return error_result(WorkerStopping(control.why or STOPPED_MESSAGE), job_id, None)
+        return self.handler.error(WorkerStopping(control.why or STOPPED_MESSAGE), job_id)

@@ -168,6 +168,10 @@ class Handler:
     def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
         return self.run(job)
 
+    @staticmethod
+    def error(exc: BaseException, job_id: str) -> dict[str, Any]:
+        return error_result(exc, job_id, None)
+
     def run(self, job: dict[str, Any], control: JobControl | None = None) -> dict[str, Any]:
         """One job, on the calling thread; `control` lets another thread stop it."""
         from f5_runtime.flow.job import run_job
