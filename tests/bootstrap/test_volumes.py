@@ -113,6 +113,9 @@ def test_run_uses_the_image_env_and_fetches_models_to_the_volume_once(
     assert second.returncode == 0, out
     assert json.loads(bootstrap.worker_out.read_text())["args"] == ["two"]
     assert bootstrap.events().count("fetch-models offline=0") == 2, "models fetched again"
+    status = bootstrap.status(F5_IMAGE_ROOT=str(image_root))
+    assert status["current_complete"] and status["current_models_ready"]
+    assert status["current_env_dir"] == str(image_root / "f5tts/envs" / env_id)
 
 
 def test_a_code_release_over_the_image_env_runs_its_own_code(

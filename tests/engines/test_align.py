@@ -214,7 +214,7 @@ def test_long_recordings_are_run_through_the_model_window_by_window(
         ("&", "en", "and"),
         ("nature,", "en", "nature,"),  # no digit, no symbol: as written
         ("3,5", "de", "drei Komma fünf"),
-        ("5€", "de", "fünf"),  # symbol names are English only; the number is still spoken
+        ("5€", "de", "fünf Euro"),  # symbols are named in en, de and fr
         ("42", "xx", "42"),  # a language num2words lacks: left for the wildcard/interpolation
     ],
 )

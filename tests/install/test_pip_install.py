@@ -147,11 +147,16 @@ def test_installs_and_runs_outside_the_workspace(minor: str, dist: dict[str, Pat
     assert "runpod" in resolved, "the runpod extra did not resolve with pip"
     timings["pip resolve"] = time.perf_counter() - started
 
-    # uv resolves the other forms a user installs from: a local path and a git URL.
-    for source in (REPO_ROOT / "packages" / "f5-runtime",
-                   f"f5-runtime @ git+{REPO_ROOT.as_uri()}#subdirectory=packages/f5-runtime"):
-        run([uv_bin, "pip", "install", "--dry-run", "--python", venv_python, source,
-             REPO_ROOT / "packages" / "f5-bootstrap"], env=uv_env(), cwd=work)
+    # uv resolves the other forms a user installs from (docs/local.md): local paths; a git
+    # URL, alone (uv follows f5-runtime's workspace source to f5-bootstrap in the same
+    # repository) or with both URLs as pip takes them (`--no-sources`: pip ignores uv's).
+    git, packages = f"git+{REPO_ROOT.as_uri()}#subdirectory=packages", REPO_ROOT / "packages"
+    for sources in ([packages / "f5-runtime", packages / "f5-bootstrap"],
+                    [f"f5-runtime @ {git}/f5-runtime"],
+                    ["--no-sources", f"f5-runtime @ {git}/f5-runtime",
+                     f"f5-bootstrap @ {git}/f5-bootstrap"]):  # fmt: skip
+        run([uv_bin, "pip", "install", "--dry-run", "--python", venv_python, *sources],
+            env=uv_env(), cwd=work)
 
     # The real install, from the project's uv cache.
     mark = time.perf_counter()

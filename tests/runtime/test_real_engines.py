@@ -47,3 +47,29 @@ def test_seed_example_with_the_real_engines(real_server, s3, bucket) -> None:
     doc = ass.parse_string(subtitles.decode("utf-8-sig"))
     assert "synthesize" in doc.events[-1].text
     assert "engines ready" in real_server.log()
+
+
+def test_verified_speech_with_random_weights_completes_and_reports(real_server, s3, bucket):
+    """Random weights babble: verification fails every attempt, so each chunk is sampled
+    max_attempts times with the job's seed sequence, the best is kept, the job completes;
+    the model reads the spoken form while the user gets the written words."""
+    s3.put(bucket, "reference.wav", wav_bytes(3.0, 24_000))
+    text = "Dr. Smith paid $5 for 2 apples."
+    response = real_server.runsync({
+        "voice_reference_url": f"s3://{bucket}/reference.wav",
+        "voice_reference_text": "A short reference clip.",
+        "text": text,
+        "options": {"create_subtitles": True, "subtitle_format": "srt", "nfe_steps": 4,
+                    "seed": 5, "max_attempts": 2},
+    }, timeout=300)
+    assert response["status"] == "COMPLETED", (response, real_server.log()[-3000:])
+    out = response["output"]
+    assert [w["word"] for w in out["word_timings"]] == text.split()
+    quality = out["quality"]
+    chunk = quality["chunks"][0]
+    assert chunk["spoken"] == "doctor Smith paid five dollars for two apples."
+    assert chunk["text"] == text
+    assert 1 <= chunk["attempts"] <= 2
+    passed = quality["unverified"] == 0
+    assert len(chunk["rejected"]) == chunk["attempts"] - passed
+    assert quality["regenerated"] == (chunk["attempts"] > 1)

@@ -8,7 +8,7 @@ import pytest
 from f5_runtime.api.request import Limits, Options, parse_request
 from f5_runtime.api.result import JobResult
 from f5_runtime.config import Settings
-from f5_runtime.engines.types import SynthesisOptions, Word
+from f5_runtime.engines.types import SynthesisOptions, VerifyOptions, Word
 from f5_runtime.errors import ValidationError
 from f5_runtime.io.outputs import PublishedFile
 from f5_runtime.io.subtitles import SubtitleOptions
@@ -98,7 +98,9 @@ def test_defaults_are_written_once() -> None:
     """The API's option defaults are the engines' and the subtitle renderer's; the limits'
     are the settings'."""
     request = parse_request(SEED)
-    assert request.synthesis_options(None) == SynthesisOptions()
+    # normalisation is on by default for a language it knows (the seed's is English)
+    assert request.synthesis_options(None) == SynthesisOptions(normalize="en")
+    assert request.verify_options() == VerifyOptions()
     assert request.subtitle_options() == SubtitleOptions()
     assert Options().nfe_steps == SynthesisOptions.nfe_steps
     defaults = Settings.from_env({})

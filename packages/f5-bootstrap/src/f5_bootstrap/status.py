@@ -20,6 +20,8 @@ from f5_bootstrap.layout import (
     STAGING_PREFIX,
     TRASH_PREFIX,
     Layout,
+    find_complete_code,
+    find_complete_env,
     read_marker,
     tree_size,
 )
@@ -119,16 +121,20 @@ def collect(config: Config) -> dict:
     envs = env_entries(config, release.env_id if release else None)
     code = code_entries(config, release.code_id if release else None)
     layout = Layout(config.root)
-    code_dir = layout.code_dir(release.code_id) if release else None
+    # Where `run` would find the current release: the image's root first, then the volume.
+    env_dir = find_complete_env(layout, release.env_id, config.image_root) if release else None
+    code_dir = find_complete_code(layout, release.code_id, config.image_root) if release else None
     key = models_key(config, release.env_id, code_dir) if release and code_dir else None
     return {
         "volume": str(config.volume),
         "root": str(config.root),
+        "image_root": str(config.image_root) if config.image_root else None,
         "bundle": str(config.bundle) if config.bundle else None,
         "current_env_id": release.env_id if release else None,
         "current_code_id": release.code_id if release else None,
-        "current_complete": any(e["current"] and e["complete"] for e in envs)
-        and any(c["current"] and c["complete"] for c in code),
+        "current_env_dir": str(env_dir) if env_dir else None,
+        "current_code_dir": str(code_dir) if code_dir else None,
+        "current_complete": env_dir is not None and code_dir is not None,
         "current_models_key": key,
         "current_models_ready": bool(key) and models_ready(layout, key),
         "envs": envs,
@@ -143,6 +149,9 @@ def show(config: Config, as_json: bool, out: TextIO = sys.stdout) -> int:
         return 0
     out.write(f"volume  {report['volume']} (root {report['root']})\n")
     out.write(f"bundle  {report['bundle'] or '-'}\n")
+    if report["image_root"]:
+        found = report["current_env_dir"] or "-"
+        out.write(f"image   {report['image_root']} (current env found at {found})\n")
     state = "complete" if report["current_complete"] else "not built"
     out.write(
         f"current env {report['current_env_id'] or '-'}, code {report['current_code_id'] or '-'}"

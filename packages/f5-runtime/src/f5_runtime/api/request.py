@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from f5_runtime.api.messages import format_errors
-from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.normalize import LANGUAGES as NORMALIZED_LANGUAGES
+from f5_runtime.engines.types import SynthesisOptions, VerifyOptions
 from f5_runtime.errors import ValidationError
 from f5_runtime.io.subtitles import SubtitleOptions
 from f5_runtime.io.urls import is_local, url_scheme
@@ -72,6 +73,21 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 _SYNTH = SynthesisOptions()  # the defaults live in the dataclasses the engines and the
 _SUBS = SubtitleOptions()  # subtitle renderer take; the API adds the allowed ranges
+_VERIFY = VerifyOptions()
+
+
+class Verification(BaseModel):
+    """Thresholds of per-chunk verification (docs/api.md explains each default)."""
+
+    model_config = _STRICT
+
+    budget_seconds: Annotated[float, Field(ge=0.0, le=600.0)] = _VERIFY.budget_seconds
+    min_word_score: Annotated[float, Field(ge=0.0, le=1.0)] = _VERIFY.min_word_score
+    max_unplaced: Annotated[float, Field(ge=0.0, le=1.0)] = _VERIFY.max_unplaced
+    max_gap_seconds: Annotated[float, Field(ge=0.1, le=30.0)] = _VERIFY.max_gap_seconds
+    max_trailing_seconds: Annotated[float, Field(ge=0.1, le=30.0)] = _VERIFY.max_trailing_seconds
+    min_rate: Annotated[float, Field(ge=0.0, le=1.0)] = _VERIFY.min_rate
+    max_wer: Annotated[float, Field(ge=0.0, le=1.0)] = _VERIFY.max_wer
 
 
 class Options(BaseModel):
@@ -93,6 +109,11 @@ class Options(BaseModel):
     speed: Annotated[float, Field(ge=0.5, le=2.0)] = _SYNTH.speed
     seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = _SYNTH.seed
     output_format: Literal["wav", "flac", "ogg", "mp3"] = "wav"
+    # text normalisation and verification (synthesis)
+    normalize: bool | None = None  # None: on for the languages normalize.py knows
+    verify: Literal["off", "align", "asr"] = _VERIFY.mode  # type: ignore[assignment]
+    max_attempts: Annotated[int, Field(ge=1, le=8)] = _VERIFY.max_attempts
+    verification: Verification = Field(default_factory=Verification)
 
 
 class OutputTarget(BaseModel):
@@ -269,9 +290,17 @@ class JobRequest(BaseModel):
 
     def synthesis_options(self, target_duration: float | None) -> SynthesisOptions:
         o = self.options
+        language = self.language or DEFAULT_LANGUAGE
+        normalize = language in NORMALIZED_LANGUAGES if o.normalize is None else o.normalize
         return SynthesisOptions(nfe_steps=o.nfe_steps, cfg_strength=o.cfg_strength,
                                 sway_sampling_coef=o.sway_sampling_coef, speed=o.speed,
-                                seed=o.seed, target_duration=target_duration)
+                                seed=o.seed, target_duration=target_duration,
+                                normalize=language if normalize else None)
+
+    def verify_options(self) -> VerifyOptions:
+        o = self.options
+        return VerifyOptions(mode=o.verify, max_attempts=o.max_attempts,
+                             **o.verification.model_dump())
 
     def subtitle_options(self) -> SubtitleOptions:
         o = self.options
@@ -300,7 +329,8 @@ def check_languages_served(request: JobRequest, served: tuple[str, ...]) -> None
 
 
 # where each model sits in a request, for the error messages (api.messages)
-MODELS_AT: dict[str, type[BaseModel]] = {"": JobRequest, "options": Options, "output": OutputTarget}
+MODELS_AT: dict[str, type[BaseModel]] = {"": JobRequest, "options": Options, "output": OutputTarget,
+                                         "options.verification": Verification}
 
 
 def parse_request(raw: Any, limits: Limits | None = None) -> JobRequest:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from f5_runtime.engines.types import Word
+from f5_runtime.engines.types import ChunkQuality, Word
 from f5_runtime.io.outputs import PublishedFile
 
 
@@ -35,6 +35,10 @@ class JobResult:
     subtitle_format: str | None = None
     processing_time: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    quality: list[ChunkQuality] | None = None  # synthesize only: per chunk, verification
+
+    def quality_json(self) -> dict[str, Any] | None:
+        return None if self.quality is None else quality_json(self.quality)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
@@ -53,7 +57,24 @@ class JobResult:
             processing_time=round(float(self.processing_time), 3),
             timings={k: round(float(v), 4) for k, v in self.timings.items()},
         )
+        if self.quality is not None:
+            out["quality"] = quality_json(self.quality)
         return out
+
+
+def quality_json(chunks: list[ChunkQuality]) -> dict[str, Any]:
+    """`quality`: per chunk the written and spoken text, attempts, the kept seed, its scores
+    and why each rejected attempt was rejected; then how many chunks were sampled more than
+    once, and how many never passed (all of them when verification is off)."""
+    return {
+        "chunks": [{"text": c.text, "spoken": c.spoken, "attempts": c.attempts, "seed": c.seed,
+                    "scores": {k: float(v) for k, v in c.scores.items()},
+                    "rejected": [{"seed": r.seed, "reasons": list(r.reasons)}
+                                 for r in c.rejected]}
+                   for c in chunks],
+        "regenerated": sum(c.attempts > 1 for c in chunks),
+        "unverified": sum(c.passed is not True for c in chunks),
+    }
 
 
 def _put_file(out: dict[str, Any], name: str, published: PublishedFile, inline_key: str) -> None:

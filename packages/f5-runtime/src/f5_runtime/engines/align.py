@@ -2,12 +2,12 @@
 
 Alignment is whisperx's own `load_align_model` + `align` (a wav2vec2 CTC model and a trellis
 over the characters) on in-memory 16 kHz audio: no file paths, so no ffmpeg. Around it:
-every written word comes back as written: digits and symbols are spelled out for the aligner
-("2014" -> "twenty fourteen", numbers.py) and the times of the spoken words go back to the
-written one; punctuation and characters the model does not know are left out of what the
-aligner sees (whisperx would otherwise match each to any sound). A word that still gets no
-time comes back with None: the flow's assembler interpolates it, with every other untimed
-word, in one place.
+every written word comes back as written: digits, symbols and abbreviations are spelled out
+for the aligner ("2014" -> "twenty fourteen", normalize.py, the mapping the model reads too)
+and the times of the spoken words go back to the written one; punctuation and characters
+the model does not know are left out of what the aligner sees (whisperx would otherwise
+match each to any sound). A word that still gets no time comes back with None: the flow's
+assembler interpolates it, with every other untimed word, in one place.
 
 ASR is faster-whisper through `whisperx.load_model`, from a local directory only, loaded on
 the first `transcribe`. Whether it then stays in memory is F5_ASR_KEEP_LOADED (Settings).
@@ -26,7 +26,7 @@ import numpy as np
 
 from f5_runtime.engines.align_models import ALIGN_SAMPLE_RATE, ModelSource, VolumeModels, windowed
 from f5_runtime.engines.chunking import LANGUAGES_WITHOUT_SPACES
-from f5_runtime.engines.numbers import spoken_words
+from f5_runtime.engines.normalize import spoken_forms
 from f5_runtime.engines.types import Audio, Segment, Transcript, Word
 from f5_runtime.errors import EngineError, ModelMissingError, ValidationError
 
@@ -231,8 +231,8 @@ def _samples_16k(audio: Audio) -> np.ndarray:
 def _units(written: list[str], language: str, dictionary: dict[str, int]) -> list[_Unit]:
     """What the aligner sees: spoken forms, lower-cased, only characters the model knows."""
     units = []
-    for owner, word in enumerate(written):
-        for spoken in spoken_words(word, language):
+    for owner, forms in enumerate(spoken_forms(written, language)):
+        for spoken in forms:
             clean = "".join(ch for ch in spoken.lower() if ch in dictionary and ch not in " |")
             if language in LANGUAGES_WITHOUT_SPACES:
                 units.extend(_Unit(ch, owner) for ch in clean)

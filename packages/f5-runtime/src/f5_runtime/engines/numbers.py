@@ -3,8 +3,10 @@
 A wav2vec2 aligner knows letters, not "2014" or "$5": the speech says "twenty fourteen" and
 "five dollars". `spoken_words` turns one written word into the words that are spoken for it;
 the aligner times those and gives the times back to the written word, so the user gets every
-word as they wrote it. num2words does the numbers in the languages it knows; the symbol names
-are English only (elsewhere the symbol is dropped and its sound is timed with the number).
+word as they wrote it. The same spoken words are what the model reads when the text is
+normalised (normalize.py), so written and spoken words are mapped in one place. num2words
+does the numbers in the languages it knows; symbols and currencies are named in English,
+German and French (elsewhere the symbol is dropped and its sound is timed with the number).
 """
 
 from __future__ import annotations
@@ -13,15 +15,24 @@ import re
 
 from num2words import num2words
 
-# symbol -> (singular, plural), spoken after the amount ("$5" -> "five dollars")
-CURRENCIES_EN = {
-    "$": ("dollar", "dollars"),
-    "€": ("euro", "euros"),
-    "£": ("pound", "pounds"),
-    "¥": ("yen", "yen"),
-    "₹": ("rupee", "rupees"),
+# symbol -> (singular, plural), spoken after the amount ("$5" -> "five dollars"), per language
+CURRENCIES = {
+    "en": {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("pound", "pounds"),
+           "¥": ("yen", "yen"), "₹": ("rupee", "rupees")},
+    "de": {"$": ("Dollar", "Dollar"), "€": ("Euro", "Euro"), "£": ("Pfund", "Pfund"),
+           "¥": ("Yen", "Yen"), "₹": ("Rupie", "Rupien")},
+    "fr": {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("livre", "livres"),
+           "¥": ("yen", "yens"), "₹": ("roupie", "roupies")},
 }
-SYMBOLS_EN = {"%": "percent", "&": "and", "+": "plus", "@": "at", "=": "equals", "°": "degrees"}
+CENTS = {"en": "cents", "de": "Cent", "fr": "centimes"}  # the hundredths of any currency
+SYMBOLS = {
+    "en": {"%": "percent", "&": "and", "+": "plus", "@": "at", "=": "equals", "°": "degrees"},
+    "de": {"%": "Prozent", "&": "und", "+": "plus", "@": "at", "=": "gleich", "°": "Grad"},
+    "fr": {"%": "pour cent", "&": "et", "+": "plus", "@": "arobase", "=": "égale",
+           "°": "degrés"},
+}
+HOUR_WORDS = {"de": "Uhr", "fr": "heures"}  # said after the hour of a time of day
+CURRENCIES_EN, SYMBOLS_EN = CURRENCIES["en"], SYMBOLS["en"]  # every symbol recognised
 
 _NUMBER = r"\d+(?:[.,]\d+)*"
 _SYMBOL = f"[{''.join(CURRENCIES_EN)}]"
@@ -48,16 +59,17 @@ def spoken_words(word: str, language: str) -> list[str]:
     core = match.group(2) if match else word
     if not core or not any(ch.isdigit() or ch in SYMBOLS_EN or ch in CURRENCIES_EN for ch in core):
         return [word]
-    english = language == "en"
-    spelled = _spell(core, language, english)
+    spelled = _spell(core, language)
     if spelled is None:
         return [word]
     return spelled.replace("-", " ").replace(",", " ").split()
 
 
-def _spell(core: str, language: str, english: bool) -> str | None:
+def _spell(core: str, language: str) -> str | None:
+    english = language == "en"
+    currencies, symbols = CURRENCIES.get(language), SYMBOLS.get(language, {})
     if m := _RANGE.match(core):  # "2010-2014", "9-5": each side on its own
-        sides = [_spell(side, language, english) for side in m.groups()]
+        sides = [_spell(side, language) for side in m.groups()]
         return None if None in sides else " ".join(sides)  # type: ignore[arg-type]
     if m := _CURRENCY.match(core):
         symbol, number = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
@@ -66,19 +78,24 @@ def _spell(core: str, language: str, english: bool) -> str | None:
         if amount is None:
             return None
         cents = round((value - int(value)) * 100)
-        if not english:
+        if currencies is None:
             return amount if not cents else f"{amount} {_n2w(cents, language)}"
-        singular, plural = CURRENCIES_EN[symbol]
+        singular, plural = currencies[symbol]
         spoken = f"{amount} {singular if int(value) == 1 else plural}"
-        return f"{spoken} {_n2w(cents, language)} cents" if cents else spoken
+        return f"{spoken} {_n2w(cents, language)} {CENTS[language]}" if cents else spoken
     if m := _PERCENT.match(core):
         amount = _number(m.group(1), language)
-        return None if amount is None else (f"{amount} percent" if english else amount)
+        if amount is None:
+            return None
+        return f"{amount} {symbols['%']}" if symbols else amount
     if m := _ORDINAL.match(core):
         return _n2w(int(m.group(1)), language, "ordinal")
     if m := _TIME.match(core):
         hours, minutes = int(m.group(1)), int(m.group(2))
         spoken_hours = _n2w(hours, language)
+        hour_word = HOUR_WORDS.get(language)  # "10:05" -> "zehn Uhr fünf", "dix heures cinq"
+        if spoken_hours is not None and hour_word:
+            spoken_hours = f"{spoken_hours} {hour_word}"
         if minutes == 0:
             return f"{spoken_hours} o'clock" if english else spoken_hours
         spoken_minutes = _n2w(minutes, language)
@@ -104,9 +121,9 @@ def _spell(core: str, language: str, english: bool) -> str | None:
         pos = m.end()
     parts.append(core[pos:])
     text = "".join(parts)
-    if english:
-        for symbol, name in {**SYMBOLS_EN, **{k: v[1] for k, v in CURRENCIES_EN.items()}}.items():
-            text = text.replace(symbol, f" {name} ")
+    names = {**symbols, **{k: v[1] for k, v in (currencies or {}).items()}}
+    for symbol, name in names.items():
+        text = text.replace(symbol, f" {name} ")
     text = re.sub(r"[/\-–—_]", " ", text)
     return " ".join(text.split()) or None
 

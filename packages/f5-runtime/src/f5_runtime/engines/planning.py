@@ -20,6 +20,7 @@ from f5_runtime.engines.chunking import (
     with_final_punctuation,
 )
 from f5_runtime.engines.f5 import FRAMES_PER_SECOND, HOP
+from f5_runtime.engines.normalize import speakable
 from f5_runtime.engines.types import ChunkPlan, SynthesisOptions
 from f5_runtime.errors import ValidationError
 
@@ -51,11 +52,12 @@ def plan_chunks(text: str, ref: PreparedReference, options: SynthesisOptions) ->
         if target <= 0:
             raise ValidationError("target_duration must be positive (seconds)")
         # The speaking rate that fits the text into the target; it also sizes the chunks.
+        spoken = model_texts_of([text], options)[0]
         speed = min(
-            max(natural(with_final_punctuation(text), 1.0) / FRAMES_PER_SECOND / target, 0.25), 4.0
+            max(natural(spoken, 1.0) / FRAMES_PER_SECOND / target, 0.25), 4.0
         )
     chunks = chunk_text(text, chunk_budget(ref_text, ref.seconds, speed))
-    model_texts = [*chunks[:-1], with_final_punctuation(chunks[-1])]
+    model_texts = model_texts_of(chunks, options)
     frames = [natural(t, speed) for t in model_texts]
     if target is not None:
         fade = CROSS_FADE_SECONDS * (len(chunks) - 1)
@@ -67,6 +69,15 @@ def plan_chunks(text: str, ref: PreparedReference, options: SynthesisOptions) ->
         length = max(1, round(f))
         plans.append(ChunkPlan(chunk, model_text, length, ref_frames + length))
     return plans
+
+
+def model_texts_of(chunks: list[str], options: SynthesisOptions) -> list[str]:
+    """What the model reads for each chunk: its spoken form when the options normalise (the
+    lengths follow it: "$5" takes the time of "five dollars"), the last one closed by a
+    sentence end."""
+    if options.normalize is not None:
+        chunks = [speakable(chunk, options.normalize) for chunk in chunks]
+    return [*chunks[:-1], with_final_punctuation(chunks[-1])]
 
 
 def _same_durations(frames: list[float]) -> list[float]:

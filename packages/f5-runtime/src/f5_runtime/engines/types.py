@@ -84,6 +84,26 @@ class SynthesisOptions:
     speed: float = 1.0  # > 1 speaks faster
     seed: int | None = None  # same seed + same request -> same audio
     target_duration: float | None = None  # seconds of generated speech (dubbing), or None
+    # the language whose spoken forms the model reads ("$5" -> "five dollars", normalize.py);
+    # None: the model reads the text as written
+    normalize: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How each chunk is checked and, when it fails, sampled again (f5_runtime.flow.verify).
+    These defaults are the API's defaults; docs/api.md explains each."""
+
+    mode: str = "align"  # "off" | "align" (the alignment's own evidence) | "asr" (+ Whisper)
+    max_attempts: int = 3  # samplings per chunk, the first included
+    budget_seconds: float = 120.0  # per job: no new attempt starts once this much time is spent
+    min_word_score: float = 0.1  # an aligned word scoring below this counts as not placed
+    max_unplaced: float = 0.25  # fraction of a chunk's spoken words allowed to be not placed
+    max_gap_seconds: float = 1.5  # longest pause allowed between words (or before the first)
+    max_trailing_seconds: float = 1.2  # longest sound allowed after the last word
+    min_rate: float = 0.5  # spoken span / chunk length, at least: words squeezed into less are
+    # a rush or a skip, and the rest is babble or silence
+    max_wer: float = 0.35  # "asr": word error rate of Whisper's transcript vs the spoken text
 
 
 @dataclass(frozen=True)
@@ -91,7 +111,8 @@ class ChunkPlan:
     """One piece of the text and how long its speech will be."""
 
     text: str  # the words as the user wrote them (what the aligner times)
-    model_text: str  # what the model reads (final punctuation added to the last chunk)
+    model_text: str  # what the model reads: spoken forms when normalised, final punctuation
+    # added to the last chunk
     frames: int  # mel frames generated after the reference
     window: int  # mel frames the sampler computes for it: the reference's + `frames`
 
@@ -111,3 +132,24 @@ class ChunkWork:
         """What every chunk of one sampler call must share: steps, guidance, sway."""
         o = self.options
         return (o.nfe_steps, o.cfg_strength, o.sway_sampling_coef)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An attempt at a chunk that failed verification, and why."""
+
+    seed: int
+    reasons: list[str]  # one readable line per failed check
+
+
+@dataclass(frozen=True)
+class ChunkQuality:
+    """What verification found for one chunk (the `quality` of the job result)."""
+
+    text: str  # the chunk as written
+    spoken: str  # what the model read (the spoken form when normalised)
+    attempts: int  # samplings made, >= 1
+    seed: int  # the seed of the attempt kept
+    scores: dict[str, float]  # the kept attempt's measures (empty when not verified)
+    rejected: list[Rejection]  # every attempt that failed, in order (the kept one too if so)
+    passed: bool | None  # the kept attempt passed; None: not verified (verify "off")

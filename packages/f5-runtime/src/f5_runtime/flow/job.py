@@ -27,7 +27,7 @@ from f5_runtime.api.request import (
     parse_request,
 )
 from f5_runtime.api.result import JobResult
-from f5_runtime.engines.types import Audio, Segment, Word
+from f5_runtime.engines.types import Audio, ChunkQuality, Segment, Word
 from f5_runtime.errors import InputError
 from f5_runtime.flow.assemble import place_segments
 from f5_runtime.flow.chunks import plan_speech, synthesize
@@ -63,6 +63,7 @@ class Artifacts:
     subtitles: bytes | None = None
     subtitle_format: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    quality: list[ChunkQuality] | None = None  # synthesize: verification, per chunk
 
 
 def load_input(inputs: Inputs, url: str, workdir: Path, what: str, limits: Limits) -> Audio:
@@ -118,14 +119,15 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
                                           request.reference_language())
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
-    plan = plan_speech(engines, request.text, reference, language, options)
+    plan = plan_speech(engines, request.text, reference, language, options,
+                       request.verify_options())
     speech = synthesize(engines, plan, clock, control)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
     return Artifacts(kind="synthesize", language=language, text=request.text, words=speech.words,
                      duration=speech.audio.duration, sample_rate=speech.audio.sample_rate,
-                     audio=encoded, audio_format=fmt)
+                     audio=encoded, audio_format=fmt, quality=speech.quality)
 
 
 def _subtitle(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
@@ -171,6 +173,7 @@ def publish(artifacts: Artifacts, publisher: Publisher) -> JobResult:
         language=artifacts.language, text=artifacts.text, word_timings=artifacts.words,
         audio=audio, audio_format=artifacts.audio_format if audio else None,
         subtitles=subtitles, subtitle_format=artifacts.subtitle_format if subtitles else None,
+        quality=artifacts.quality,
     )
 
 

@@ -75,11 +75,15 @@ class JobHandle:
 
     def submit(self, index: int, work: ChunkWork) -> ChunkTicket:
         """Queue chunk `index` of this job (again, to regenerate it); returns its ticket."""
-        return self.scheduler._submit(self, [(index, work)])[0]
+        return self.submit_each([(index, work)])[0]
 
     def submit_all(self, works: Sequence[ChunkWork]) -> list[ChunkTicket]:
         """Queue every chunk of the job at once (so that they can share a batch)."""
-        return self.scheduler._submit(self, list(enumerate(works)))
+        return self.submit_each(list(enumerate(works)))
+
+    def submit_each(self, works: Sequence[tuple[int, ChunkWork]]) -> list[ChunkTicket]:
+        """Queue several chunks (index, work) at once, e.g. one round's regenerations."""
+        return self.scheduler._submit(self, list(works)) if works else []
 
     def cancel(self, why: str = "the job was cancelled") -> None:
         """Drop this job's queued chunks (a batch already on the device finishes)."""

@@ -122,12 +122,15 @@ def run_local(raw: dict[str, Any], job_id: str, progress: Progress) -> Artifacts
 
 
 def artifacts_json(artifacts: Artifacts) -> dict[str, Any]:
-    from f5_runtime.api.result import word_json
+    from f5_runtime.api.result import quality_json, word_json
 
-    return {"kind": artifacts.kind, "text": artifacts.text, "language": artifacts.language,
-            "duration": round(artifacts.duration, 3),
-            "word_timings": [word_json(w) for w in artifacts.words],
-            "timings": {k: round(v, 4) for k, v in artifacts.timings.items()}}
+    out = {"kind": artifacts.kind, "text": artifacts.text, "language": artifacts.language,
+           "duration": round(artifacts.duration, 3),
+           "word_timings": [word_json(w) for w in artifacts.words],
+           "timings": {k: round(v, 4) for k, v in artifacts.timings.items()}}
+    if artifacts.quality is not None:
+        out["quality"] = quality_json(artifacts.quality)
+    return out
 
 
 def summary(written: Sequence[str], duration: float, words: int,
