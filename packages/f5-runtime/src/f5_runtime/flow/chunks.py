@@ -124,9 +124,12 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
     finished = False
     try:
         while next_index < count:
-            _wait_for_any(tickets, clock, count)
+            announced = _wait_for_any(tickets, clock, count)
             again = []
             while (i := _first_sampled(tickets)) is not None:
+                if i != announced:  # each chunk's stages are reported, in its turn
+                    clock.enter("generate", i, count)
+                announced = None
                 attempt = _attempt(engines, scheduler, checker, plan, i, tickets.pop(i),
                                    control, clock)
                 tried[i].append(attempt)
@@ -146,7 +149,7 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
             job.cancel("the job stopped before its last chunk")
 
 
-def _wait_for_any(tickets: dict[int, ChunkTicket], clock: StageClock, count: int) -> None:
+def _wait_for_any(tickets: dict[int, ChunkTicket], clock: StageClock, count: int) -> int:
     """Wait until one of the outstanding chunks is sampled or failed (the earliest names the
     stage; a failed sampler call fails its chunks during generate)."""
     head = min(tickets)
@@ -156,6 +159,7 @@ def _wait_for_any(tickets: dict[int, ChunkTicket], clock: StageClock, count: int
     if any(f.exception() is None for f in generated):
         clock.enter("vocode", head, count)
         wait_any([t.done for t in tickets.values()], return_when=FIRST_COMPLETED)
+    return head
 
 
 def _first_sampled(tickets: dict[int, ChunkTicket]) -> int | None:
@@ -170,6 +174,8 @@ def _attempt(engines: Engines, scheduler: EngineScheduler, checker: ChunkChecker
     """A sampled chunk aligned (on the device thread) and verified."""
     count = len(plan.chunks)
     chunk = plan.chunks[index]
+    if ticket.generated.exception() is None:  # (a failed sampler call fails during generate)
+        clock.enter("vocode", index, count)
     wave = _wait(ticket.wave, control)
     clock.enter("align", index, count)
     t0 = time.perf_counter()
