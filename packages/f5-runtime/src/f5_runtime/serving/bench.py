@@ -113,7 +113,11 @@ class PeakMemory:
 
 
 def speak(engines, voice, text: str, options: SynthesisOptions):
-    """One synthesis through the flow, as a job does it: (speech, stage timings)."""
+    """One synthesis through the flow, as a job does it: (speech, stage timings, sampler
+    calls). Verification is off: this measures the sampler (random weights always fail it, and
+    their regenerations would be counted as sampler calls); benchmarks/quality_eval.py
+    measures verification."""
+    from f5_runtime.engines.types import VerifyOptions
     from f5_runtime.flow.chunks import plan_speech, synthesize
     from f5_runtime.flow.clock import StageClock
     from f5_runtime.flow.scheduler import scheduler_for
@@ -124,7 +128,8 @@ def speak(engines, voice, text: str, options: SynthesisOptions):
     clock.enter("reference")
     reference = engines.prepare_reference(voice, REFERENCE_TEXT, "en")
     clock.enter("generate")
-    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options), clock)
+    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options,
+                                                VerifyOptions(mode="off")), clock)
     clock.stop()
     return speech, clock.timings, counters.batches - batches_before
 
