@@ -11,7 +11,7 @@ from pathlib import Path
 
 import f5_runtime
 import pytest
-from f5_runtime.serving import serve, worker
+from f5_runtime.serving import worker
 
 RUNTIME_PYPROJECT = Path(__file__).resolve().parents[2] / "packages/f5-runtime/pyproject.toml"
 
@@ -24,13 +24,13 @@ def test_version_comes_from_the_package_metadata() -> None:
     assert proc.returncode == 0 and proc.stdout.strip() == f"f5-runtime {declared}"
 
 
-@pytest.mark.parametrize("command", ["worker", "serve"])
+@pytest.mark.parametrize("command", ["worker"])  # `serve` (the HTTP server) needs no SDK
 def test_worker_without_the_runpod_sdk_says_to_install_the_extra(
         command: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "runpod", None)  # as if `runpod` were not installed
     # An engine factory that cannot load: the SDK check must come before any model loading.
     monkeypatch.setenv("F5_ENGINES", "no_such_module:make_engines")
-    module = {"worker": worker, "serve": serve}[command]
+    module = {"worker": worker}[command]
     parser = argparse.ArgumentParser()
     module.add_arguments(parser)
     with caplog.at_level(logging.ERROR, logger="f5_runtime.serving.worker"):

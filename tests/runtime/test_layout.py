@@ -11,8 +11,9 @@ import f5_runtime
 PACKAGE = Path(f5_runtime.__file__).parent
 # subpackage -> the subpackages it must not import
 FORBIDDEN = {
-    "engines": {"api", "flow", "io", "serving"},  # the models know nothing of the service
-    "io": {"api", "flow", "serving"},
+    "engines": {"api", "flow", "io", "serving", "voices"},  # the models know nothing of the service
+    "io": {"api", "flow", "serving", "voices"},
+    "voices": {"api", "flow", "serving"},  # a library: the API, the flow and servers call it
     "api": {"flow", "serving"},
     "flow": {"serving"},
     "models": {"api", "flow", "io", "serving"},

@@ -1,5 +1,6 @@
 """SIGTERM in the real serving modes: the RunPod SDK's production job loop (driven by a
-loopback stand-in for RunPod's job API) and `f5-runtime serve` (uvicorn).
+loopback stand-in for RunPod's job API) and RunPod's local API server (`f5-runtime worker
+--rp_serve_api`, uvicorn).
 
 The job is held in its second upload (the S3 fault proxy lets the PUT of speech.ass land but
 answers only after `hang_seconds`), so speech.wav is already in the bucket when SIGTERM comes.

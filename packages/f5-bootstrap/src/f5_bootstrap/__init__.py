@@ -8,15 +8,20 @@ only: importlib.metadata costs ~35 ms, and `run`'s warm path must stay in millis
 DISTRIBUTION = "f5-bootstrap"
 
 
-def version() -> str:
-    """The installed f5-bootstrap's version."""
+def installed_version(distribution: str) -> str:
+    """An installed distribution's version, from its metadata (f5-runtime's too)."""
     from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed_version
+    from importlib.metadata import version as metadata_version
 
     try:
-        return installed_version(DISTRIBUTION)
+        return metadata_version(distribution)
     except PackageNotFoundError:  # a source tree put on sys.path without installing it
         return "unknown (not installed)"
+
+
+def version() -> str:
+    """The installed f5-bootstrap's version."""
+    return installed_version(DISTRIBUTION)
 
 
 def __getattr__(name: str) -> str:

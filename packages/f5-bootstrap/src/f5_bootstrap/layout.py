@@ -9,6 +9,7 @@
     code/.staging-<code-id>-<token>/   ... being copied; renamed into place when done
     models/.f5-ready-<models-key>.json the models of one model configuration are fetched
     models/  cache/uv/  cache/lock-digests/  locks/  refs/  logs/
+    voices/<name>/                     named voices (the runtime's; locks/voice-<name>.lock)
 Stdlib only: the warm path reads the marker.
 """
 

@@ -9,13 +9,9 @@ DISTRIBUTION = "f5-runtime"
 
 def version() -> str:
     """The installed f5-runtime's version."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as installed_version
+    from f5_bootstrap import installed_version
 
-    try:
-        return installed_version(DISTRIBUTION)
-    except PackageNotFoundError:  # a source tree put on sys.path without installing it
-        return "unknown (not installed)"
+    return installed_version(DISTRIBUTION)
 
 
 def __getattr__(name: str) -> str:

@@ -30,6 +30,8 @@ examples:
   f5-runtime job test_input.json              one endpoint job on this machine: files in out/
   f5-runtime synth "Hello." --voice me.wav --voice-text "What I say in me.wav." --out hi.wav
   f5-runtime align talk.mp3 --subtitles talk.srt
+  f5-runtime voices add alice alice.wav --text "What Alice says in alice.wav."
+  f5-runtime synth "Hello." --voice alice --out hi.wav      a registered voice, by name
   f5-runtime COMMAND --help                   the options of one command
 
 F5_LOAD_FORMAT=dummy F5_TTS_MODEL=tiny runs every command with tiny random models (no
@@ -41,9 +43,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "run one endpoint job (JSON) on this machine; outputs written to files"),
     "synth": ("f5_runtime.serving.local_synth", "synthesize speech from the command line"),
     "align": ("f5_runtime.serving.local_align", "word timings and subtitles for a recording"),
-    "worker": ("f5_runtime.serving.worker",
+    "voices": ("f5_runtime.serving.local_voices",
+               "named voices: add NAME FILE_OR_URL, list, rm NAME"),
+    "worker": ("f5_runtime.serving.modes",
                "run the RunPod serverless worker (what f5-bootstrap execs)"),
-    "serve": ("f5_runtime.serving.serve", "run RunPod's local API server on this machine"),
+    "serve": ("f5_runtime.serving.serve",
+              "the HTTP server: OpenAI's speech API, streaming, the native API (/runsync)"),
     "fetch-models": ("f5_runtime.models.fetch",
                      "download every model of the manifest to the volume"),
     "healthcheck": ("f5_runtime.models.health", "check that this environment can serve (exit 0)"),

@@ -101,6 +101,11 @@ class Settings:
     models_dir: Path  # HF_HOME / TORCH_HOME root        F5_MODELS_DIR
     refs_dir: Path  # prepared voice references cache  F5_REFS_DIR
     tmp_dir: Path | None  # per-job temp dirs (local disk)  F5_TMP_DIR (default: system temp)
+    voices_dir: Path  # registered voices on the volume      F5_VOICES_DIR (default <root>/voices)
+    # registered voices in S3 instead of the volume: s3://bucket/prefix/   F5_VOICES_URL
+    voices_url: str | None
+    # the voice of requests naming none, and of OpenAI's voice names when not registered
+    default_voice: str  # F5_DEFAULT_VOICE (default en-default, a built-in)
 
     # --- models and devices ---
     load_format: str  # "auto" (files on the volume) or "dummy" (random weights)  F5_LOAD_FORMAT
@@ -154,6 +159,19 @@ class Settings:
     # the SDK's DEBUG lines print whole job inputs and outputs (presigned URLs included).
     sdk_log_level: str
 
+    # --- serving mode and the HTTP server (`f5-runtime serve`) ---
+    # "queue": `worker` serves RunPod's job queue; "http": `worker` runs the HTTP server
+    # instead (RunPod load-balancing endpoints).                                   F5_MODE
+    mode: str
+    port: int  # the HTTP server's port (RunPod's load balancer sets it)            PORT
+    port_health: int  # where /ping also answers (RunPod's load balancer)  PORT_HEALTH (= PORT)
+    max_queue: int  # requests waiting or running at once; more get 429            F5_MAX_QUEUE
+    request_timeout: float  # seconds a request may wait and run        F5_REQUEST_TIMEOUT_S
+    api_keys: tuple[str, ...]  # bearer keys; none: open     F5_API_KEYS (comma-separated)
+    # The queue worker streams jobs that ask for it (a generator handler: every job's output
+    # becomes the list of its yields, so it is off by default).          F5_QUEUE_STREAMING
+    queue_streaming: bool
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -167,6 +185,10 @@ class Settings:
             models_dir=models_dir,
             refs_dir=e.path("F5_REFS_DIR", root / "refs"),
             tmp_dir=e.path("F5_TMP_DIR", Path()) if e.opt("F5_TMP_DIR") else None,
+            voices_dir=e.path("F5_VOICES_DIR", root / "voices"),
+            voices_url=_checked_voices_url(e.opt("F5_VOICES_URL")),
+            default_voice=_checked_voice_name("F5_DEFAULT_VOICE",
+                                              e.str("F5_DEFAULT_VOICE", "en-default")),
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
             tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", TTS_MODELS),
             device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
@@ -202,6 +224,13 @@ class Settings:
             on_runpod=bool(e.opt("RUNPOD_WEBHOOK_GET_JOB")),
             stop_grace_seconds=e.float("F5_STOP_GRACE_S", 5.0, minimum=0.0),
             sdk_log_level=e.opt("RUNPOD_LOG_LEVEL") or e.str("RUNPOD_DEBUG_LEVEL", "INFO"),
+            mode=e.choice("F5_MODE", "queue", ("queue", "http")),
+            port=e.int("PORT", 80, minimum=1),
+            port_health=e.int("PORT_HEALTH", e.int("PORT", 80, minimum=1), minimum=1),
+            max_queue=e.int("F5_MAX_QUEUE", 16, minimum=1),
+            request_timeout=e.float("F5_REQUEST_TIMEOUT_S", 300.0, minimum=1.0),
+            api_keys=tuple(k.strip() for k in e.str("F5_API_KEYS", "").split(",") if k.strip()),
+            queue_streaming=e.bool("F5_QUEUE_STREAMING", False),
         )
 
     def describe(self) -> str:
@@ -209,7 +238,8 @@ class Settings:
         lines = []
         for f in fields(self):
             value = getattr(self, f.name)
-            shown = "***" if value and ("secret" in f.name or "access_key" in f.name) else value
+            secret = "secret" in f.name or "access_key" in f.name or f.name == "api_keys"
+            shown = "***" if value and secret else value
             lines.append(f"  {f.name}: {shown}")
         return "\n".join(lines)
 
@@ -220,6 +250,23 @@ class Settings:
         output = self.output_url or "the request's bucket, else inline"
         return (f"volume {self.root}; {self.tts_model}, {weights}; device {self.device}; "
                 f"languages {', '.join(self.languages)}; outputs to {output}")
+
+
+def _checked_voices_url(url: str | None) -> str | None:
+    if url is not None:
+        from f5_runtime.voices.s3 import parse_voices_url
+
+        parse_voices_url(url)
+    return url
+
+
+def _checked_voice_name(variable: str, value: str) -> str:
+    from f5_runtime.voices.names import name_problem
+
+    problem = name_problem(value)
+    if problem is not None:
+        raise ConfigError(f"{variable}: {problem}")
+    return value
 
 
 def _checked_bucket_endpoint(url: str | None) -> str | None:

@@ -1,8 +1,9 @@
 """API v1: the request a job sends. All validation lives here.
 
 Two kinds of job, chosen by the fields present:
-- synthesize: `text` + `voice_reference_url`; with `audio_url` too, the speech is fitted to
-  that source recording's duration (dubbing). The original design's example is this case.
+- synthesize: `text` + `voice_reference_url` (a recording to clone) or `voice` (a registered
+  voice's name); with `audio_url` too, the speech is fitted to that source recording's
+  duration (dubbing). The original design's example is this case.
 - subtitle: `audio_url` without `voice_reference_url`; the recording is force-aligned to
   `text`, or transcribed when `text` is absent.
 
@@ -27,6 +28,7 @@ from f5_runtime.engines.types import SynthesisOptions, VerifyOptions
 from f5_runtime.errors import ValidationError
 from f5_runtime.io.subtitles import SubtitleOptions
 from f5_runtime.io.urls import is_local, url_scheme
+from f5_runtime.voices.names import name_problem
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
@@ -66,7 +68,7 @@ class Limits:
         )
 
 
-_STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
+STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -79,7 +81,7 @@ _VERIFY = VerifyOptions()
 class Verification(BaseModel):
     """Thresholds of per-chunk verification (docs/api.md explains each default)."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     budget_seconds: Annotated[float, Field(ge=0.0, le=600.0)] = _VERIFY.budget_seconds
     min_word_score: Annotated[float, Field(ge=0.0, le=1.0)] = _VERIFY.min_word_score
@@ -93,7 +95,7 @@ class Verification(BaseModel):
 class Options(BaseModel):
     """Synthesis, subtitle and output options; every field optional."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     # subtitles
     create_subtitles: bool = True
@@ -119,7 +121,7 @@ class Options(BaseModel):
 class OutputTarget(BaseModel):
     """Where outputs go: s3://<bucket>/<prefix><job-id>/..."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     bucket: str
     prefix: str = ""
@@ -149,7 +151,7 @@ class OutputTarget(BaseModel):
         return value
 
 
-def _check_url(value: str, info: ValidationInfo) -> str:
+def check_url(value: str, info: ValidationInfo) -> str:
     limits: Limits = (info.context or {})["limits"]
     value = value.strip()
     scheme = url_scheme(value)
@@ -187,12 +189,41 @@ def _check_url(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def check_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not _LANGUAGE.match(value):
+        raise PydanticCustomError(
+            "language", "must be an ISO 639-1 code such as 'en', 'de' or 'zh', got {value}",
+            {"value": repr(value[:20])},
+        )
+    return value
+
+
+def check_reference_text(value: str | None) -> str | None:
+    if value is not None and len(value) > MAX_REFERENCE_TEXT_CHARS:
+        raise PydanticCustomError(
+            "too_long", "must be at most {limit} characters (the transcript of a short "
+            "reference clip), got {n}", {"limit": MAX_REFERENCE_TEXT_CHARS, "n": len(value)},
+        )
+    return None if value is None else (value.strip() or None)
+
+
+def check_voice_name(value: str | None) -> str | None:
+    problem = None if value is None else name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("voice_name", problem)
+    return value
+
+
 class JobRequest(BaseModel):
     """The `input` of a RunPod job."""
 
-    model_config = _STRICT
+    model_config = STRICT
 
     text: str | None = None
+    voice: str | None = None  # a registered (or built-in) voice's name
     voice_reference_url: str | None = None
     voice_reference_text: str | None = None
     voice_reference_language: str | None = None
@@ -200,34 +231,29 @@ class JobRequest(BaseModel):
     language: str | None = None
     options: Options = Field(default_factory=Options)
     output: OutputTarget | None = None
+    # Send the speech chunk by chunk as it is made (RunPod /stream, the HTTP server's /stream),
+    # then the result: see docs/api.md, "Streaming".
+    stream: bool = False
 
     @field_validator("voice_reference_url", "audio_url")
     @classmethod
     def _urls(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else _check_url(value, info)
+        return None if value is None else check_url(value, info)
 
     @field_validator("language", "voice_reference_language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().lower()
-        if not _LANGUAGE.match(value):
-            raise PydanticCustomError(
-                "language", "must be an ISO 639-1 code such as 'en', 'de' or 'zh', got {value}",
-                {"value": repr(value[:20])},
-            )
-        return value
+        return check_language(value)
 
     @field_validator("voice_reference_text")
     @classmethod
     def _reference_text(cls, value: str | None) -> str | None:
-        if value is not None and len(value) > MAX_REFERENCE_TEXT_CHARS:
-            raise PydanticCustomError(
-                "too_long", "must be at most {limit} characters (the transcript of a short "
-                "reference clip), got {n}", {"limit": MAX_REFERENCE_TEXT_CHARS, "n": len(value)},
-            )
-        return None if value is None else (value.strip() or None)
+        return check_reference_text(value)
+
+    @field_validator("voice")
+    @classmethod
+    def _voice(cls, value: str | None) -> str | None:
+        return check_voice_name(value)
 
     @field_validator("text")
     @classmethod
@@ -246,26 +272,37 @@ class JobRequest(BaseModel):
 
     @model_validator(mode="after")
     def _job_kind(self) -> JobRequest:
-        if self.voice_reference_url is not None and self.text is None:
+        if self.voice is not None and self.voice_reference_url is not None:
+            raise PydanticCustomError(
+                "job_kind", "voice and voice_reference_url: send one of them: drop "
+                "voice_reference_url (and voice_reference_text) to speak in the registered "
+                "voice {voice}, or drop voice to clone the recording",
+                {"voice": repr(self.voice)},
+            )
+        if self.kind == "synthesize" and self.text is None:
             raise PydanticCustomError(
                 "missing_text", "text: required to synthesize speech (the text to speak in the "
-                "voice of voice_reference_url)",
+                "voice of {field})", {"field": "voice" if self.voice else "voice_reference_url"},
             )
-        if self.voice_reference_url is None and self.audio_url is None:
+        if self.kind == "subtitle" and self.audio_url is None:
             raise PydanticCustomError(
-                "job_kind", "nothing to do: send text + voice_reference_url to synthesize speech, "
-                "or audio_url (with optional text) to subtitle a recording",
+                "job_kind", "nothing to do: send text + voice_reference_url (a recording to "
+                "clone) or text + voice (a registered voice's name, such as en-default) to "
+                "synthesize speech, or audio_url (with optional text) to subtitle a recording",
             )
         for name in ("voice_reference_text", "voice_reference_language"):
             if self.voice_reference_url is None and getattr(self, name) is not None:
+                extra = " (a registered voice has its own)" if self.voice else ""
                 raise PydanticCustomError(
-                    "job_kind", "{name}: only valid with voice_reference_url", {"name": name},
+                    "job_kind", "{name}: only valid with voice_reference_url{extra}",
+                    {"name": name, "extra": extra},
                 )
         return self
 
     @property
     def kind(self) -> Literal["synthesize", "subtitle"]:
-        return "synthesize" if self.voice_reference_url is not None else "subtitle"
+        named = self.voice is not None or self.voice_reference_url is not None
+        return "synthesize" if named else "subtitle"
 
     @property
     def is_dubbing(self) -> bool:

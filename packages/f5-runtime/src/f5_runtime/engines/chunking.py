@@ -139,3 +139,15 @@ def chunk_text(text: str, budget: int) -> list[str]:
     pieces = _split(pieces, CLAUSE_END, budget)
     pieces = _split_words(pieces, budget)
     return [_join(g) for g in _balanced(pieces, budget)]
+
+
+def chunk_text_short_first(text: str, budget: int, first_budget: int) -> list[str]:
+    """`chunk_text`, but the first chunk is at most `first_budget` bytes (a stream's first
+    sound comes sooner; F5-TTS's own socket server does the same) and the rest is chunked as
+    usual."""
+    text = normalize(text)
+    first = chunk_text(text, max(MIN_BUDGET_BYTES, first_budget))[:1]
+    rest = text[len(first[0]):].strip() if first and text.startswith(first[0]) else ""
+    if not rest:  # short enough for one chunk (or the split was not a clean prefix)
+        return chunk_text(text, budget)
+    return [first[0], *chunk_text(rest, budget)]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from f5_runtime.engines.chunking import (
     chunk_budget,
     chunk_text,
+    chunk_text_short_first,
     nbytes,
     normalize,
     with_final_punctuation,
@@ -56,7 +57,9 @@ def plan_chunks(text: str, ref: PreparedReference, options: SynthesisOptions) ->
         speed = min(
             max(natural(spoken, 1.0) / FRAMES_PER_SECOND / target, 0.25), 4.0
         )
-    chunks = chunk_text(text, chunk_budget(ref_text, ref.seconds, speed))
+    budget = chunk_budget(ref_text, ref.seconds, speed)
+    chunks = (chunk_text(text, budget) if options.first_chunk_scale >= 1.0 else
+              chunk_text_short_first(text, budget, int(budget * options.first_chunk_scale)))
     model_texts = model_texts_of(chunks, options)
     frames = [natural(t, speed) for t in model_texts]
     if target is not None:

@@ -68,6 +68,7 @@ class PreparedReference:
     source_seconds: float  # duration of the input before trimming and clipping
     clipped: bool  # the input was longer than MAX_REFERENCE_SECONDS
     transcribed: bool  # the text came from ASR
+    language: str | None = None  # the reference's own: given, or detected by the ASR
 
     @property
     def seconds(self) -> float:
@@ -191,7 +192,8 @@ def prepare_reference(
     text = normalize(text or "")
     transcribed = not text
     if transcribed:
-        text = normalize(aligner.transcribe(Audio(samples, TTS_SAMPLE_RATE), language).text)
+        transcript = aligner.transcribe(Audio(samples, TTS_SAMPLE_RATE), language)
+        text, language = normalize(transcript.text), transcript.language
         if not text:
             raise InputError(
                 "no speech was recognised in the voice reference: send voice_reference_text"
@@ -210,6 +212,7 @@ def prepare_reference(
         source_seconds=source_seconds,
         clipped=clipped,
         transcribed=transcribed,
+        language=language,
     )
 
 
@@ -248,6 +251,7 @@ class ReferenceCache:
             "source_seconds": ref.source_seconds,
             "clipped": ref.clipped,
             "transcribed": ref.transcribed,
+            "language": ref.language,
         }
         buf = io.BytesIO()
         np.savez(buf, samples=ref.samples, meta=np.array(json.dumps(meta)))

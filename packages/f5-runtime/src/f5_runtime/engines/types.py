@@ -84,6 +84,9 @@ class SynthesisOptions:
     speed: float = 1.0  # > 1 speaks faster
     seed: int | None = None  # same seed + same request -> same audio
     target_duration: float | None = None  # seconds of generated speech (dubbing), or None
+    # The first chunk's share of the usual chunk budget: streams set 0.25 so that the first
+    # sound comes after a short chunk; 1.0 plans every chunk alike (the batch job).
+    first_chunk_scale: float = 1.0
     # the language whose spoken forms the model reads ("$5" -> "five dollars", normalize.py);
     # None: the model reads the text as written
     normalize: str | None = None

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED
 from concurrent.futures import wait as wait_any
 from dataclasses import dataclass, field
@@ -40,19 +40,24 @@ from f5_runtime.engines.types import (
     Word,
 )
 from f5_runtime.errors import JobCancelled
-from f5_runtime.flow.assemble import Assembler, Timeline
+from f5_runtime.flow.assemble import Assembler, Piece, Timeline
 from f5_runtime.flow.control import JobControl
 from f5_runtime.flow.scheduler import scheduler_for
 from f5_runtime.flow.trim import trim_edges
 from f5_runtime.flow.verify import Attempt, ChunkChecker, attempt_seed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from f5_runtime.engines import Engines
     from f5_runtime.engines.reference import PreparedReference
     from f5_runtime.flow.clock import StageClock
     from f5_runtime.flow.scheduler import ChunkTicket, EngineScheduler
+
+
+STREAM_FIRST_CHUNK_SCALE = 0.25  # a stream's first chunk: a quarter of the usual size
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,9 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
     as the checker decides (verify.py); yield each, in order, once it is final.
 
     Every chunk's first attempt is handed to the engines' scheduler at once (it batches them
-    with other jobs' chunks); this thread takes each sampled chunk as it comes back, aligns
-    and verifies it, and submits the regenerations of one round together (so that they can
-    share a sampler call). A consumer that stops early (closes the generator) or a stopped job
+    with other jobs' chunks; a stream's go a few ahead of its consumer: `control.lookahead`);
+    this thread takes each sampled chunk as it comes back, aligns and verifies it, and submits
+    the regenerations of one round together (so that they can share a sampler call). A consumer that stops early (closes the generator) or a stopped job
     drops the chunks not yet sampled."""
     scheduler = scheduler_for(engines)
     control = control or JobControl()
@@ -117,12 +122,27 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
     checker = ChunkChecker(engines, plan.verify, plan.language, clock, run=scheduler.call)
     timeline = Timeline(engines.sample_rate)
     first = attempt_seed(plan.seed, 0)
-    tickets = dict(enumerate(job.submit_all([plan.work(i, first) for i in range(count)])))
+    tickets: dict[int, ChunkTicket] = {}
+    submitted = 0
+
+    def submit_first_attempts(next_index: int) -> None:
+        nonlocal submitted
+        if control.lookahead is None:
+            upto = count
+        else:  # a stream's first chunk goes alone: the device would otherwise sample the
+            # next one before aligning it, and the first is what its listener waits for
+            upto = min(count, next_index + 1 + (control.lookahead if next_index else 0))
+        if upto > submitted:
+            new = job.submit_all([plan.work(i, first) for i in range(submitted, upto)])
+            tickets.update(zip(range(submitted, upto), new, strict=True))
+            submitted = upto
+
     tried: dict[int, list[Attempt]] = {i: [] for i in range(count)}
     done: dict[int, Attempt] = {}
     next_index = 0
     finished = False
     try:
+        submit_first_attempts(next_index)
         while next_index < count:
             announced = _wait_for_any(tickets, clock, count)
             again = []
@@ -143,6 +163,7 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
                 yield _result(plan, next_index, done.pop(next_index), tried.pop(next_index),
                               timeline, checker, engines.sample_rate)
                 next_index += 1
+            submit_first_attempts(next_index)
         finished = True
     finally:
         if not finished:
@@ -236,16 +257,43 @@ class Speech:
         return [c.quality for c in self.chunks if c.quality is not None]
 
 
-def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock,
-               control: JobControl | None = None) -> Speech:
-    """Every chunk of `plan`, assembled into one output (cut or padded to the dubbing target)."""
+@dataclass(frozen=True)
+class SpokenPiece:
+    """What a streaming consumer sends: audio that is final now and its words, on the output."""
+
+    piece: Piece  # samples from `piece.start` on, words placed on the output
+    chunk: ChunkResult | None  # the chunk that released it; None for the held-back tail
+
+
+def stream_speech(engines: Engines, plan: SpeechPlan, clock: StageClock,
+                  control: JobControl | None = None) -> Generator[SpokenPiece, None, Speech]:
+    """Every chunk of `plan` as it is ready, cross-faded (all but the tail the next chunk
+    fades into), then the tail; returns the whole `Speech`. Stopping early (`close()`) or
+    stopping the job (`control`) drops the chunks not yet sampled."""
     assembler = Assembler(engines.sample_rate)
     chunks = []
     for chunk in speak(engines, plan, clock, control):
         clock.enter("assemble")
-        assembler.add(chunk.samples, chunk.words, chunk.start)
+        piece = assembler.add(chunk.samples, chunk.words, chunk.start)
         chunks.append(chunk)
+        yield SpokenPiece(piece, chunk)
     clock.enter("assemble")
     target = plan.options.target_duration
-    assembler.finish(None if target is None else round(target * engines.sample_rate))
+    yield SpokenPiece(assembler.finish(None if target is None
+                                       else round(target * engines.sample_rate)), None)
     return Speech(assembler.audio, assembler.words, chunks, plan.seed)
+
+
+def synthesize(engines: Engines, plan: SpeechPlan, clock: StageClock,
+               control: JobControl | None = None,
+               on_piece: Callable[[SpokenPiece], None] | None = None) -> Speech:
+    """Every chunk of `plan`, assembled into one output (cut or padded to the dubbing target);
+    `on_piece` sees each piece as it is released (a stream)."""
+    pieces = stream_speech(engines, plan, clock, control)
+    while True:
+        try:
+            spoken = next(pieces)
+        except StopIteration as done:
+            return done.value
+        if on_piece is not None:
+            on_piece(spoken)

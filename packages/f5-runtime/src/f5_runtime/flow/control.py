@@ -23,9 +23,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+STREAM_LOOKAHEAD = 2  # chunks a stream has queued beyond the one it delivers next
+
+
 class JobControl:
     def __init__(self, *, streaming: bool = False) -> None:
         self.streaming = streaming  # its first chunk is sampled before other jobs' chunks
+        # A stream asks for its chunks a few at a time, as its consumer takes them: one that
+        # stops listening leaves little sampled for nobody. A batch job queues them all.
+        self.lookahead: int | None = STREAM_LOOKAHEAD if streaming else None
         self.why: str | None = None
         self.error: type[RuntimeFailure] = JobCancelled
         self._handles: list[JobHandle] = []

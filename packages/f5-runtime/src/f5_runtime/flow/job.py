@@ -1,5 +1,9 @@
 """One job: validate -> fetch -> reference -> chunks -> assemble -> encode -> subtitles -> publish.
 
+The reference is prepared from the request's recording, or is a named voice from the voice
+library (prepared when it was registered: no fetch, decoding, clipping or ASR). A voice
+management job (`voice_action`) goes to voice_actions.py after validation.
+
 `produce` does the work and returns the artifacts (the CLI writes them to local files);
 `run_job` adds validation, output placement and publishing for the endpoint. The engines are
 reached only through the `Engines` protocol, so this module (and everything the worker imports
@@ -12,38 +16,37 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from f5_runtime.api.request import (
-    DEFAULT_LANGUAGE,
-    JobRequest,
-    Limits,
-    check_languages_served,
-    parse_request,
-)
+from f5_runtime.api.request import DEFAULT_LANGUAGE, JobRequest, Limits, check_languages_served
 from f5_runtime.api.result import JobResult
-from f5_runtime.engines.types import Audio, ChunkQuality, Segment, Word
-from f5_runtime.errors import InputError
+from f5_runtime.api.voices import VoiceAction, VoiceActionResult, parse_input
+from f5_runtime.engines.types import ChunkQuality, Segment, Word
 from f5_runtime.flow.assemble import place_segments
-from f5_runtime.flow.chunks import plan_speech, synthesize
+from f5_runtime.flow.chunks import (
+    STREAM_FIRST_CHUNK_SCALE,
+    SpokenPiece,
+    plan_speech,
+    synthesize,
+)
 from f5_runtime.flow.clock import Stage, StageCallback, StageClock
 from f5_runtime.flow.control import JobControl
+from f5_runtime.flow.inputs import input_duration, job_workdir, load_input
+from f5_runtime.flow.voice_actions import run_voice_action
 from f5_runtime.io import audio as audio_io
 from f5_runtime.io.outputs import Publisher, choose_output
 from f5_runtime.io.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
 from f5_runtime.io.subtitles import render as render_subtitles
-from f5_runtime.io.urls import safe_job_id
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines import Engines
     from f5_runtime.io.inputs import Inputs
     from f5_runtime.io.storage import Storage
+    from f5_runtime.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +69,20 @@ class Artifacts:
     quality: list[ChunkQuality] | None = None  # synthesize: verification, per chunk
 
 
-def load_input(inputs: Inputs, url: str, workdir: Path, what: str, limits: Limits) -> Audio:
-    """Fetch one input and decode it (never past the duration limit); InputError when it is
-    not usable audio."""
-    path = inputs.fetch(url, workdir / what.replace(" ", "_"), what=what)
-    audio = audio_io.decode(path.read_bytes(), what=what, max_seconds=limits.max_audio_seconds)
-    _check_not_too_short(what, audio.duration)
-    return audio
-
-
-def input_duration(inputs: Inputs, url: str, workdir: Path, what: str, limits: Limits
-                   ) -> float:
-    """Fetch one input and read only its length (the dubbing source: its samples are unused)."""
-    path = inputs.fetch(url, workdir / what.replace(" ", "_"), what=what)
-    seconds = audio_io.duration(path.read_bytes(), what=what,
-                                max_seconds=limits.max_audio_seconds)
-    _check_not_too_short(what, seconds)
-    return seconds
-
-
-def _check_not_too_short(what: str, seconds: float) -> None:
-    if seconds < 0.1:
-        raise InputError(f"{what} is {seconds * 1000:.0f} ms long: too short to use")
+PieceCallback = Callable[[SpokenPiece], None]
 
 
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
-            limits: Limits, clock: StageClock, control: JobControl | None = None) -> Artifacts:
-    """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles."""
+            limits: Limits, clock: StageClock, voices: VoiceLibrary | None = None,
+            on_piece: PieceCallback | None = None, control: JobControl | None = None
+            ) -> Artifacts:
+    """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles.
+    `voices` resolves a request's `voice` (required when the request names one); `on_piece`
+    is given each piece of speech as the assembler releases it (a stream); `control` stops
+    the job from outside (control.py)."""
     if request.kind == "synthesize":
-        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock, control)
+        artifacts = _synthesize(request, engines, inputs, workdir, limits, clock, voices,
+                                on_piece, control)
     else:
         artifacts = _subtitle(request, engines, inputs, workdir, limits, clock)
     if request.options.create_subtitles:
@@ -107,21 +95,31 @@ def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: P
 
 
 def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
-                limits: Limits, clock: StageClock, control: JobControl | None) -> Artifacts:
-    assert request.voice_reference_url is not None and request.text is not None
-    clock.enter("fetch")
-    voice = load_input(inputs, request.voice_reference_url, workdir, "voice reference", limits)
+                limits: Limits, clock: StageClock, voices: VoiceLibrary | None,
+                on_piece: PieceCallback | None, control: JobControl | None) -> Artifacts:
+    assert request.text is not None
+    url = request.voice_reference_url
+    if url is not None or request.audio_url is not None:
+        clock.enter("fetch")
+    voice = (load_input(inputs, url, workdir, "voice reference", limits)
+             if url is not None else None)
     target = (input_duration(inputs, request.audio_url, workdir, "source audio", limits)
               if request.audio_url is not None else None)
     language = request.language or DEFAULT_LANGUAGE
     clock.enter("reference")
-    reference = engines.prepare_reference(voice, request.voice_reference_text,
-                                          request.reference_language())
+    if voice is not None:
+        reference = engines.prepare_reference(voice, request.voice_reference_text,
+                                              request.reference_language())
+    else:
+        assert voices is not None, "a job naming a voice needs the voice library"
+        reference = voices.resolve(request.voice).reference
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
+    if on_piece is not None:  # a stream: the first chunk short, for a fast first sound
+        options = replace(options, first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
     plan = plan_speech(engines, request.text, reference, language, options,
                        request.verify_options())
-    speech = synthesize(engines, plan, clock, control)
+    speech = synthesize(engines, plan, clock, control, on_piece)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
@@ -177,22 +175,14 @@ def publish(artifacts: Artifacts, publisher: Publisher) -> JobResult:
     )
 
 
-@contextmanager
-def job_workdir(settings: Settings, job_id: str) -> Iterator[Path]:
-    """The job's own directory on local disk, removed when the job ends, whatever happened."""
-    tmp_root = settings.tmp_dir
-    if tmp_root is not None:
-        tmp_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"f5-job-{safe_job_id(job_id)}-",
-                                     dir=tmp_root, ignore_cleanup_errors=True) as path:
-        yield Path(path)
-
-
 def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
             settings: Settings, on_stage: StageCallback | None = None,
-            control: JobControl | None = None) -> JobResult:
+            voices: VoiceLibrary | None = None, on_piece: PieceCallback | None = None,
+            control: JobControl | None = None) -> JobResult | VoiceActionResult:
     """The endpoint's job: a request in, published outputs out (or an exception, nothing left).
-    `control` lets the caller stop it from another thread (control.py)."""
+    A voice management job returns what its action did. With `on_piece`, a synthesis also
+    hands over its speech piece by piece as it is made. `control` lets the caller stop it
+    from another thread (control.py)."""
     control = control or JobControl()
 
     def staged(stage: Stage) -> None:
@@ -203,7 +193,11 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     clock = StageClock(staged)
     clock.enter("validate")  # everything that can be known before the GPU works
     limits = Limits.from_settings(settings)
-    request = parse_request(raw_input, limits)
+    request = parse_input(raw_input, limits)
+    if isinstance(request, VoiceAction):
+        assert voices is not None, "voice actions need the voice library"
+        return run_voice_action(request, job_id, voices=voices, inputs=storage.inputs,
+                                settings=settings, clock=clock, limits=limits)
     check_languages_served(request, settings.languages)
     place = choose_output(settings, job_id, request.output_bucket(), request.input_urls())
     if place is not None:
@@ -217,7 +211,8 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
         with job_workdir(settings, job_id) as workdir:
             control.on_stop(lambda: shutil.rmtree(workdir, ignore_errors=True))
             artifacts = produce(request, engines=engines, inputs=storage.inputs,
-                                workdir=workdir, limits=limits, clock=clock, control=control)
+                                workdir=workdir, limits=limits, clock=clock, voices=voices,
+                                on_piece=on_piece, control=control)
             clock.enter("publish")
             result = publish(artifacts, publisher)
     except BaseException:

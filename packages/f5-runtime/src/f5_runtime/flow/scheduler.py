@@ -144,7 +144,10 @@ class EngineScheduler:
         return JobHandle(self, next(self._seq), streaming, name)
 
     def call(self, fn: Callable[[], Any]) -> Any:
-        """Run other device work (alignment) on the device thread, between batches."""
+        """Run other device work (alignment, preparing a voice) on the device thread, between
+        batches; directly when already on it."""
+        if threading.current_thread() is self._thread:
+            return fn()
         future: Future = Future()
         with self._wake:
             self._calls.append((fn, future))

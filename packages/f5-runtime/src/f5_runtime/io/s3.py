@@ -107,6 +107,84 @@ class S3:
         return True
 
 
+    # --- small objects, whole (the voice store) -----------------------------------------------
+
+    def _call(self, what: str, action, *, reading: bool):
+        """`action` with retries; errors as the rest of this module words them."""
+        import botocore.exceptions as bx
+
+        try:
+            return self.retry(what, action)
+        except Exception as exc:
+            if is_transient(exc):
+                raise StorageError(
+                    f"{what}: failed after {self.settings.storage_attempts} attempts: "
+                    f"{describe(exc)}; the storage service may be down, try again"
+                ) from exc
+            if isinstance(exc, bx.ClientError):
+                raise client_error(exc, what, reading=reading) from None
+            raise
+
+    def read_object(self, loc: S3Location, limit: int) -> bytes | None:
+        """The object's bytes (InputError past `limit`), None when there is no such object."""
+        def get() -> bytes | None:
+            import botocore.exceptions as bx
+
+            try:
+                response = self.client.get_object(Bucket=loc.bucket, Key=loc.key)
+            except bx.ClientError as exc:
+                if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
+            if response.get("ContentLength", 0) > limit:
+                response["Body"].close()
+                raise too_large(str(loc), limit, response["ContentLength"])
+            return response["Body"].read()
+
+        return self._call(f"reading {loc}", get, reading=True)
+
+    def write_object(self, loc: S3Location, data: bytes, content_type: str, *,
+                     if_absent: bool = False) -> bool:
+        """Put the object; with `if_absent` (a conditional PUT, If-None-Match: *) False when
+        it exists. Stores that do not implement conditional writes get a plain PUT."""
+        def put() -> bool:
+            import botocore.exceptions as bx
+
+            extra = {"IfNoneMatch": "*"} if if_absent else {}
+            try:
+                self.client.put_object(Bucket=loc.bucket, Key=loc.key, Body=data,
+                                       ContentType=content_type, **extra)
+            except bx.ClientError as exc:
+                code = error_code(exc)
+                if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    return False
+                if not (if_absent and code == "NotImplemented"):
+                    raise
+                log.warning("this S3 store has no conditional writes: %s written without", loc)
+                self.client.put_object(Bucket=loc.bucket, Key=loc.key, Body=data,
+                                       ContentType=content_type)
+            return True
+
+        return self._call(f"writing {loc}", put, reading=False)
+
+    def remove_object(self, loc: S3Location) -> None:
+        self._call(f"deleting {loc}",
+                   lambda: self.client.delete_object(Bucket=loc.bucket, Key=loc.key),
+                   reading=False)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=prefix)
+            return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+        return self._call(f"listing s3://{bucket}/{prefix}", listing, reading=True)
+
+
+def error_code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def client_error(exc: Any, what: str, *, reading: bool) -> UserError:
     """A non-transient S3 error as a message that says what to check."""
     code = exc.response.get("Error", {}).get("Code", "")

@@ -24,11 +24,14 @@ import asyncio
 import logging
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from f5_runtime.errors import JobCancelled, WorkerStopping
 from f5_runtime.flow.control import JobControl
 from f5_runtime.serving.shutdown import STOPPED_MESSAGE
+
+if TYPE_CHECKING:
+    from f5_runtime.flow.job import PieceCallback
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +99,16 @@ class AsyncHandler:
         return self.concurrency
 
     async def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
+        return await self.run(job)
+
+    async def run(self, job: dict[str, Any], on_piece: PieceCallback | None = None,
+                  control: JobControl | None = None) -> dict[str, Any]:
+        """The job's result dict; `on_piece` (called on the job's thread) makes it a stream,
+        whose first chunk is sampled before other jobs' chunks. `control`: the caller's, to
+        stop the job on its own terms too (the HTTP server's time limit)."""
         job_id = str(job.get("id") or "local")
         loop = asyncio.get_running_loop()
-        control = JobControl()
+        control = control or JobControl(streaming=on_piece is not None)
         finished: asyncio.Future = loop.create_future()
         abandoned: asyncio.Future = loop.create_future()
 
@@ -112,7 +122,7 @@ class AsyncHandler:
 
         def work() -> None:
             try:
-                result = self.handler.run(job, control)
+                result = self.handler.run(job, control, on_piece=on_piece)
             except BaseException as exc:  # (the handler returns errors; this is a bug)
                 loop.call_soon_threadsafe(settle, finished, None, exc)
             else:

@@ -105,6 +105,7 @@ def run_local(raw: dict[str, Any], job_id: str, progress: Progress) -> Artifacts
     from f5_runtime.flow.job import job_workdir, produce
     from f5_runtime.io.storage import Storage
     from f5_runtime.serving import worker
+    from f5_runtime.voices.library import VoiceLibrary
 
     settings = Settings.from_env()
     log.debug("settings:\n%s", settings.describe())
@@ -113,10 +114,12 @@ def run_local(raw: dict[str, Any], job_id: str, progress: Progress) -> Artifacts
     progress.say("loading models...")
     engines = worker.load_engines(settings)
     storage = Storage(settings, allow_local_files=True)
+    voices = VoiceLibrary.from_settings(settings, s3=storage.s3,
+                                        prepare=engines.prepare_reference)
     clock = StageClock(progress)
     with job_workdir(settings, job_id) as workdir:
         artifacts = produce(request, engines=engines, inputs=storage.inputs, workdir=workdir,
-                            limits=limits, clock=clock)
+                            limits=limits, clock=clock, voices=voices)
     clock.stop()
     return artifacts
 

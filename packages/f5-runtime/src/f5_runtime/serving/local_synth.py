@@ -1,4 +1,7 @@
-"""`f5-runtime synth TEXT --voice FILE_OR_URL --out FILE [--subtitles FILE] [options]`.
+"""`f5-runtime synth TEXT --voice NAME_OR_FILE_OR_URL --out FILE [--subtitles FILE] [options]`.
+
+`--voice` is a registered voice's name (see `f5-runtime voices list`) unless it is a local
+file or a URL.
 
 Synthesis on this machine, no RunPod: the same request validation, flow and subtitles as
 the endpoint, with local files allowed (the endpoint never reads local files). Progress goes
@@ -25,6 +28,7 @@ from f5_runtime.serving.local import (
     summary,
     write_atomically,
 )
+from f5_runtime.voices.names import is_voice_name
 
 AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3")
 
@@ -32,8 +36,9 @@ AUDIO_FORMATS = ("wav", "flac", "ogg", "mp3")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = SynthesisOptions()
     parser.add_argument("text", help="the text to speak")
-    parser.add_argument("--voice", required=True, metavar="FILE_OR_URL",
-                        help="reference recording: a local file, s3://, https:// or data: URI")
+    parser.add_argument("--voice", required=True, metavar="NAME_OR_FILE_OR_URL",
+                        help="a registered voice's name (f5-runtime voices list), or a "
+                        "reference recording: a local file, s3://, https:// or data: URI")
     parser.add_argument("--voice-text", help="transcript of the reference (else recognised)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE",
                         help="audio file to write (.wav, .flac, .ogg, .mp3)")
@@ -60,8 +65,11 @@ def request(args: argparse.Namespace) -> dict[str, Any]:
     for name in ("nfe_steps", "cfg_strength", "sway_sampling_coef", "speed", "seed"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    raw: dict[str, Any] = {"text": args.text, "voice_reference_url": args.voice,
-                           "options": options}
+    raw: dict[str, Any] = {"text": args.text, "options": options}
+    if is_voice_name(args.voice) and not Path(args.voice).exists():
+        raw["voice"] = args.voice
+    else:
+        raw["voice_reference_url"] = args.voice
     if args.voice_text:
         raw["voice_reference_text"] = args.voice_text
     if args.fit_to:

@@ -1,12 +1,30 @@
-"""`f5-runtime serve [--host 127.0.0.1] [--port 8000]`: the worker behind RunPod's local API.
+"""`f5-runtime serve [--host 127.0.0.1] [--port 8000]`: the HTTP server (serving/http/).
 
-The same handler and warm-loaded engines as on an endpoint, served by the RunPod SDK's own
-development server (`--rp_serve_api`): POST /runsync, /run, /status/{id}, /stream/{id}.
+OpenAI's `/v1/audio/speech`, the native API (`/runsync`, `/run`, `/status/{id}`,
+`/stream/{id}`), `/ping` and `/health` on FastAPI + uvicorn. It listens at once and loads
+the engines in the background: `/ping` answers 204 until they are ready, then 200 (RunPod's
+load balancer sends traffic only then). With PORT_HEALTH different from the port, `/ping`
+also answers there. The same server runs on RunPod load-balancing endpoints when the worker
+is started with F5_MODE=http (worker.py). RunPod's own development server for the queue
+worker is `f5-runtime worker --rp_serve_api`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from f5_runtime.errors import ConfigError, ModelMissingError
+
+if TYPE_CHECKING:
+    from f5_runtime.config import Settings
+    from f5_runtime.serving.http.service import Service
+
+log = logging.getLogger(__name__)
+GRACEFUL_SHUTDOWN_S = 30  # running requests may finish after SIGTERM
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,8 +32,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
 
 
-def main(args: argparse.Namespace) -> int:
-    from f5_runtime.serving import worker
+def load_in_background(service: Service) -> threading.Thread:
+    """Load the engines on a thread; the service is ready when they are."""
+    from f5_runtime.serving.worker import load_engines
 
-    rp_argv = ["--rp_serve_api", "--rp_api_host", args.host, "--rp_api_port", str(args.port)]
-    return worker.start(rp_argv, "server")
+    def load() -> None:
+        t0 = time.perf_counter()
+        try:
+            engines = load_engines(service.settings)
+        except Exception as exc:  # the server stays up and says why on every request
+            log.error("the engines failed to load: %s", exc, exc_info=True)
+            service.load_error = f"this server cannot serve: the engines failed to load ({exc})"
+            return
+        log.info("engines ready in %.1f s", time.perf_counter() - t0)
+        service.set_engines(engines)
+
+    thread = threading.Thread(target=load, name="load-engines", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve_http(settings: Settings, host: str, port: int, health_port: int | None = None) -> int:
+    """Run the server until SIGTERM/SIGINT (running requests may finish)."""
+    import uvicorn
+
+    from f5_runtime.serving.http.app import build_app, health_app
+
+    log.info("%s", settings.summary())
+    app = build_app(settings)
+    service: Service = app.state.service
+    load_in_background(service)
+
+    def server(application, at: int) -> uvicorn.Server:
+        return uvicorn.Server(uvicorn.Config(
+            application, host=host, port=at, log_config=None, access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S))
+
+    health = None
+    if health_port and health_port != port:
+        # Its own thread: only the main server handles signals; it stops this one after.
+        health = server(health_app(service), health_port)
+        threading.Thread(target=health.run, name="ping", daemon=True).start()
+    log.info("HTTP server on http://%s:%d%s", host, port,
+             f" (/ping also on {health_port})" if health else "")
+    try:
+        server(app, port).run()
+    finally:
+        if health is not None:
+            health.should_exit = True
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    from f5_runtime.config import Settings
+
+    try:
+        return serve_http(Settings.from_env(), args.host, args.port)
+    except (ConfigError, ModelMissingError) as exc:
+        log.error("cannot start the server: %s", exc)
+        return 2

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from f5_runtime.errors import (
     ConfigError,
+    JobCancelled,
     ModelMissingError,
     RuntimeFailure,
     StorageError,
@@ -46,7 +47,9 @@ if TYPE_CHECKING:
     from f5_runtime.engines import Engines
     from f5_runtime.flow.clock import Stage, StageCallback
     from f5_runtime.flow.control import JobControl
+    from f5_runtime.flow.job import PieceCallback
     from f5_runtime.io.storage import Storage
+    from f5_runtime.voices.library import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ def error_result(exc: BaseException, job_id: str, stage: str | None) -> dict[str
     """The job's error output: a message a user can act on, and refresh_worker when needed."""
     if isinstance(exc, UserError):
         return {"error": str(exc)}
-    if isinstance(exc, WorkerStopping):
+    if isinstance(exc, WorkerStopping | JobCancelled):
         log.warning("job %s abandoned: %s", job_id, exc)
         return {"error": f"{exc} (job {job_id})"}
     if isinstance(exc, StorageError | ConfigError | ModelMissingError):
@@ -158,10 +161,15 @@ class Handler:
     """RunPod handler: one job dict in, a JSON-serialisable dict out."""
 
     def __init__(self, engines: Engines, storage: Storage, settings: Settings,
-                 report: ProgressReporter | None = None):
+                 report: ProgressReporter | None = None, voices: VoiceLibrary | None = None):
+        from f5_runtime.voices.library import VoiceLibrary
+
         self.engines = engines
         self.storage = storage
         self.settings = settings
+        # named voices: the volume's voices/ or F5_VOICES_URL, prepared by these engines
+        self.voices = voices or VoiceLibrary.from_settings(
+            settings, s3=storage.s3, prepare=engines.prepare_reference)
         self.report = report  # runpod.serverless.progress_update on a real endpoint
         self.observe: StageCallback | None = None  # also told of every stage (local commands)
 
@@ -172,8 +180,12 @@ class Handler:
     def error(exc: BaseException, job_id: str) -> dict[str, Any]:
         return error_result(exc, job_id, None)
 
-    def run(self, job: dict[str, Any], control: JobControl | None = None) -> dict[str, Any]:
-        """One job, on the calling thread; `control` lets another thread stop it."""
+    def run(self, job: dict[str, Any], control: JobControl | None = None, *,
+            on_piece: PieceCallback | None = None,
+            observe: StageCallback | None = None) -> dict[str, Any]:
+        """One job's output dict, on the calling thread. `control` lets another thread stop
+        it; `on_piece` gets its speech as it is made (a stream); `observe` sees every stage
+        and may raise JobCancelled to stop the job there."""
         from f5_runtime.flow.job import run_job
         from f5_runtime.serving.shutdown import job_stop_guard
 
@@ -183,8 +195,9 @@ class Handler:
 
         def on_stage(stage: Stage) -> None:
             current[:] = [stage.name]
-            if self.observe is not None:
-                self.observe(stage)
+            for watcher in (self.observe, observe):
+                if watcher is not None:
+                    watcher(stage)
             update = progress(stage)
             if self.report is None or update is None or update[0] in reported:
                 return
@@ -198,7 +211,8 @@ class Handler:
             with job_stop_guard(self.settings.stop_grace_seconds):
                 result = run_job(job.get("input"), job_id, engines=self.engines,
                                  storage=self.storage, settings=self.settings,
-                                 on_stage=on_stage, control=control)
+                                 on_stage=on_stage, on_piece=on_piece, voices=self.voices,
+                                 control=control)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
@@ -243,6 +257,12 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
         if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
             handler.report = None  # local modes have no RunPod to send progress to
         config = concurrent_config(handler, settings)
+        if settings.queue_streaming:
+            from f5_runtime.serving.queue_stream import streaming_handler
+
+            # every yield is also returned, as a list, by /run and /runsync (RunPod's aggregate)
+            config.update(handler=streaming_handler(config["handler"]),
+                          return_aggregate_stream=True)
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
     # RunPod stops workers with SIGTERM. The SDK's job loop and uvicorn (`serve`) replace this
