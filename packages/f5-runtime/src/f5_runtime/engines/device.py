@@ -30,6 +30,11 @@ FP16_MIN_CAPABILITY = 7  # major CUDA compute capability f5-tts runs in fp16 (Vo
 FLASH_ATTN_MIN_CAPABILITY = (8, 0)  # FlashAttention-2 kernels: Ampere and newer only
 FLASH_ATTN_DTYPES = frozenset({"float16", "bfloat16"})  # it has no fp32 kernels
 BF16_MIN_CAPABILITY = (8, 0)  # bfloat16 tensor cores: Ampere and newer
+# Concurrent jobs per GPU: one per this many GiB of device memory (the model, ~2 GiB in fp16
+# with the aligner, plus one job's activations at the default batch budget, ~3-4 GiB), at
+# least 2 (one job's CPU stages overlap another's sampling), at most 16.
+GIB_PER_JOB = 6
+MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class DeviceChoice:
     capability: tuple[int, int] | None = None  # CUDA compute capability, None on CPU
     dtype_reason: str = ""  # why this dtype (the start-up log, the healthcheck)
     attn_reason: str = ""  # why this attention backend
+    memory_gib: float | None = None  # the GPU's memory, None on CPU
 
     @property
     def is_cuda(self) -> bool:
@@ -168,4 +174,21 @@ def choose_device(requested: str = "auto", dtype: str = "auto") -> DeviceChoice:
         capability=capability,
         dtype_reason=dtype_why,
         attn_reason=why,
+        memory_gib=_memory_gib(torch),
     )
+
+
+def _memory_gib(torch) -> float | None:
+    try:
+        return torch.cuda.get_device_properties(0).total_memory / 2**30
+    except Exception:  # not worth failing the start for: the concurrency default is 1 then
+        log.warning("could not read the GPU's memory", exc_info=True)
+        return None
+
+
+def default_concurrency(memory_gib: float | None) -> int:
+    """Jobs a worker runs at once when F5_CONCURRENCY is not set: 1 on a CPU (the device is
+    the CPU the other stages would use), else one per GIB_PER_JOB GiB, 2 to MAX_CONCURRENCY."""
+    if memory_gib is None:
+        return 1
+    return max(2, min(MAX_CONCURRENCY, int(memory_gib // GIB_PER_JOB)))

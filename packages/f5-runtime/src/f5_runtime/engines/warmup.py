@@ -18,7 +18,7 @@ import numpy as np
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE
 from f5_runtime.engines.planning import plan_chunks
 from f5_runtime.engines.reference import PreparedReference
-from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.types import ChunkWork, SynthesisOptions
 
 if TYPE_CHECKING:
     from f5_runtime.engines.tts import TTSEngine
@@ -42,9 +42,10 @@ def warm_up(tts: TTSEngine, batched: bool) -> float:
     """Run the warm-up on `tts`; `batched`: also a batch of two. Seconds it took."""
     started = time.perf_counter()
     reference = warmup_reference(REFERENCE_SECONDS["cuda" if tts.choice.is_cuda else "cpu"])
-    chunks = plan_chunks(WARMUP_TEXT, reference, WARMUP_OPTIONS)[:1]
-    for batch in ([chunks[0]], [chunks[0]] * 2) if batched else ([chunks[0]],):
-        tts.vocode(tts.generate(batch, reference, WARMUP_OPTIONS, seed=0))
+    chunk = plan_chunks(WARMUP_TEXT, reference, WARMUP_OPTIONS)[0]
+    work = ChunkWork(chunk, reference, WARMUP_OPTIONS, seed=0)
+    for batch in ([work], [work, work]) if batched else ([work],):
+        tts.vocode(tts.generate(batch))
     seconds = time.perf_counter() - started
     log.info("warm-up synthesis in %.1f s", seconds)
     return seconds
