@@ -14,7 +14,7 @@ output). Reports:
 - whether sklearn, torchvision, matplotlib, transformers.pipelines, wandb were imported.
 
     uv run --frozen python benchmarks/worker_start.py [--compare DIR] [--rounds N]
-        [--model F5TTS_v1_Base|tiny] [--jobs 2] [--json OUT]
+        [--model F5TTS_v1_Base|tiny] [--jobs 2] [--this-env NAME=VALUE] [--json OUT]
 
 `--compare DIR`: also measure another checkout of this repository (e.g. `git archive main |
 tar -x -C DIR`), in turn with this one, and print the ratios of the medians; its f5-runtime
@@ -74,8 +74,9 @@ def import_times(stderr: str) -> tuple[float, list[tuple[str, float]]]:
     return sum(s for _, s in top), sorted(top, key=lambda x: -x[1])[:6]
 
 
-def run_once(src: Path | None, model: str, jobs: int) -> dict:
-    env = {**os.environ, "F5_LOAD_FORMAT": "dummy", "F5_TTS_MODEL": model, "F5_DEVICE": "cpu"}
+def run_once(src: Path | None, model: str, jobs: int, extra: dict[str, str]) -> dict:
+    env = {**os.environ, "F5_LOAD_FORMAT": "dummy", "F5_TTS_MODEL": model, "F5_DEVICE": "cpu",
+           **extra}
     env.pop("F5_ENGINES", None)
     if src is not None:
         paths = [src / "packages" / p / "src" for p in ("f5-runtime", "f5-bootstrap")]
@@ -121,14 +122,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--model", default="F5TTS_v1_Base", help="F5TTS_v1_Base or tiny")
     parser.add_argument("--jobs", type=int, default=2, help="jobs run after ready")
+    parser.add_argument("--this-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a variable for this checkout's runs only (e.g. F5_WARMUP=0)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    extra = {"this": dict(item.split("=", 1) for item in args.this_env), "other": {}}
     trees = {"this": args.src} if args.compare is None else {"other": args.compare,
                                                               "this": args.src}
     results: dict[str, list[dict]] = {label: [] for label in trees}
     for _ in range(args.rounds):
         for label, src in trees.items():  # interleaved: the machine's load hits both alike
-            results[label].append(run_once(src, args.model, args.jobs))
+            results[label].append(run_once(src, args.model, args.jobs, extra[label]))
             show(label, results[label][-1])
     if args.compare is not None:
         for key in ("imports_s", "ready_s", "ready_cpu_s"):
