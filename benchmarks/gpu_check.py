@@ -91,6 +91,18 @@ def unpack(wheels: Path, site: Path) -> None:
     marker.write_text("\n".join(names))
 
 
+def wheels_for_this_python(wheels: Path) -> bool:
+    """Whether every compiled wheel in `wheels` loads in this interpreter (its ABI tag)."""
+    minor = sys.version_info.minor
+    for path in wheels.glob("*.whl"):
+        python, abi = path.name.split("-")[-3:-1]
+        if abi.startswith("cp") and abi != f"cp3{minor}":
+            return False
+        if abi == "abi3" and python.startswith("cp3") and int(python[3:]) > minor:
+            return False  # the stable ABI from that version on
+    return True
+
+
 def use_site(site: Path | None) -> None:
     """The wheels' site, then the stand-ins, after the machine's own packages: gaps only."""
     for path in (site, STANDINS):
@@ -322,9 +334,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=os.environ.get("OUT") or None,
                         help="write gpu_check.json here (default $OUT)")
     args = parser.parse_args()
+    site = None
     if args.wheels is not None and args.site is not None and any(args.wheels.glob("*.whl")):
-        unpack(args.wheels, args.site)
-    use_site(args.site)
+        if wheels_for_this_python(args.wheels):
+            unpack(args.wheels, args.site)
+            site = args.site
+        else:
+            print(f"gpu_check: not using {args.wheels}: its wheels are for another Python "
+                  f"than this {platform.python_version()}", file=sys.stderr)
+    use_site(site)
     problems = missing_modules()
     if problems:
         print("gpu_check: cannot import " + "; ".join(problems) + ".\nBring what is missing "

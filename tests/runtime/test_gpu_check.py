@@ -28,7 +28,8 @@ def _positive(value) -> bool:
 def test_smoke_run_reports_every_section(tmp_path) -> None:
     out = tmp_path / "out"
     env = {**os.environ, "PYTHON": sys.executable, "OUT": str(out),
-           "F5_VOLUME": str(tmp_path / "volume")}
+           "F5_VOLUME": str(tmp_path / "volume"),
+           "F5_GPU_WHEELS": str(tmp_path / "no-wheels")}  # this environment has everything
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), "--smoke"],
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -121,3 +122,16 @@ def test_stand_ins_replace_wandb_and_datasets_only_when_absent() -> None:
     assert names == "Dataset True"  # what f5_tts.model.dataset imports from it
 
 
+def test_wheels_for_another_python_are_not_used(tmp_path) -> None:
+    sys.path.insert(0, str(CHECK.parent))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(CHECK.parent))
+    this = f"cp3{sys.version_info.minor}"
+    for name in ("a-1-py3-none-any.whl", f"b-1-{this}-{this}-manylinux_2_28_x86_64.whl",
+                 "c-1-cp39-abi3-manylinux_2_17_x86_64.whl"):
+        (tmp_path / name).touch()
+    assert gpu_check.wheels_for_this_python(tmp_path)
+    (tmp_path / "d-1-cp30-cp30-manylinux_2_28_x86_64.whl").touch()
+    assert not gpu_check.wheels_for_this_python(tmp_path)
