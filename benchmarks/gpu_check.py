@@ -227,13 +227,13 @@ class Check:
 
     def ttfa(self) -> None:
         from f5_runtime.engines.types import SynthesisOptions
-        from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, stream_speech
+        from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, synthesize
         from f5_runtime.flow.clock import StageClock
         from f5_runtime.flow.control import JobControl
         from f5_runtime.serving import bench
 
         rows = []
-        table = [["text", "NFE", "first audio s", "last audio s", "audio s"]]
+        table = [["text", "NFE", "first audio s", "last audio s", "audio s", "chunks"]]
         name = self.plan.stream_text
         for nfe in self.plan.nfes:
             self.memory.reset()
@@ -244,22 +244,20 @@ class Check:
             reference = self.engines.prepare_reference(self.voice, bench.REFERENCE_TEXT, "en")
             plan = plan_speech(self.engines, bench.TEXTS[name], reference, "en", options,
                                bench.VERIFY)
-            first = None
-            pieces = stream_speech(self.engines, plan, clock, JobControl(streaming=True))
-            while True:
-                try:
-                    spoken = next(pieces)
-                except StopIteration as done:
-                    speech = done.value
-                    break
-                if first is None and len(spoken.piece.samples):
-                    first = time.perf_counter() - t0
+            heard: list[float] = []  # when the first audio was released
+
+            def on_piece(spoken, heard=heard, t0=t0) -> None:
+                if not heard and len(spoken.piece.samples):
+                    heard.append(time.perf_counter() - t0)
+
+            speech = synthesize(self.engines, plan, clock, JobControl(streaming=True), on_piece)
             total = time.perf_counter() - t0
             self.peaks.append(self.memory.peak_mb())
-            row = {"text": name, "nfe": nfe, "ttfa_s": round(first or total, 3),
-                   "total_s": round(total, 3), "audio_s": round(speech.audio.duration, 3)}
+            row = {"text": name, "nfe": nfe, "ttfa_s": round(heard[0] if heard else total, 3),
+                   "total_s": round(total, 3), "audio_s": round(speech.audio.duration, 3),
+                   "chunks": len(speech.chunks)}
             rows.append(row)
-            table.append([name, nfe, row["ttfa_s"], row["total_s"], row["audio_s"]])
+            table.append([name, nfe, row["ttfa_s"], row["total_s"], row["audio_s"], row["chunks"]])
         self.report.section("ttfa", rows, table)
 
     def concurrency(self) -> None:
