@@ -343,9 +343,10 @@ def main() -> int:
     use_site(site)
     problems = missing_modules()
     if problems:
-        print("gpu_check: cannot import " + "; ".join(problems) + ".\nBring what is missing "
-              "with `bash benchmarks/gpu_wheels.sh` here (torchaudio matching this torch: "
-              "--torchaudio VERSION) and carry .gpu-wheels.", file=sys.stderr)
+        print(f"gpu_check: {sys.executable} cannot import " + "; ".join(problems) + ".\n"
+              "Bring what is missing with `bash benchmarks/gpu_wheels.sh` where there is network "
+              "(torchaudio matching this torch: --torchaudio VERSION) and carry .gpu-wheels; "
+              "PYTHON=... picks another interpreter.", file=sys.stderr)
         return 2
     import torch
     from f5_runtime.config import Settings
