@@ -23,7 +23,7 @@ from typing import Any
 from f5_runtime.errors import ModelMissingError, RuntimeFailure
 
 ENGINE_MODULES = {  # what each engine needs importable
-    "f5_tts": ("f5_tts.model",),  # without its trainer, as serving imports it
+    "f5_tts": ("f5_tts.model",),  # as serving imports them: f5.py, align_models.py
     "vocos": ("vocos",),
     "whisperx_alignment": ("whisperx.alignment",),
     "faster_whisper": ("faster_whisper",),
@@ -31,6 +31,7 @@ ENGINE_MODULES = {  # what each engine needs importable
 
 
 def _import_engines() -> dict[str, str]:
+    from f5_runtime.engines.align_models import import_alignment
     from f5_runtime.engines.f5 import import_f5_model
 
     out = {}
@@ -40,6 +41,8 @@ def _import_engines() -> dict[str, str]:
             for module in modules:
                 if module == "f5_tts.model":
                     import_f5_model()
+                elif module == "whisperx.alignment":
+                    import_alignment()
                 else:
                     importlib.import_module(module)
         except Exception as exc:  # any import failure means this env cannot serve
