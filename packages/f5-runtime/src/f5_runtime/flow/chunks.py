@@ -113,8 +113,9 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
     Every chunk's first attempt is handed to the engines' scheduler at once (it batches them
     with other jobs' chunks; a stream's go a few ahead of its consumer: `control.lookahead`);
     this thread takes each sampled chunk as it comes back, aligns and verifies it, and submits
-    the regenerations of one round together (so that they can share a sampler call). A consumer that stops early (closes the generator) or a stopped job
-    drops the chunks not yet sampled."""
+    the regenerations of one round together (so that they can share a sampler call). A
+    consumer that stops early (closes the generator) or a stopped job drops the chunks not yet
+    sampled."""
     scheduler = scheduler_for(engines)
     control = control or JobControl()
     job = control.job(scheduler)
