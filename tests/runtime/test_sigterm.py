@@ -20,19 +20,11 @@ from pathlib import Path
 
 import pytest
 from fixtures.api_server import start_api_server, stop_api_server
-from fixtures.runpod_loop import RunPodLoop
 
 from runtime.conftest import wav_bytes
 from runtime.test_worker import worker_env
 
 START_TIMEOUT = 120  # seconds: the first start imports runpod and the job code
-
-
-@pytest.fixture
-def runpod_loop():
-    loop = RunPodLoop().start()
-    yield loop
-    loop.stop()
 
 
 def slow_upload_job(s3, bucket, faults, hang_seconds: float) -> dict:
