@@ -7,7 +7,6 @@ job's output is the plain result object, as before streaming existed."""
 from __future__ import annotations
 
 import base64
-import json
 import signal
 
 import pytest
@@ -26,8 +25,9 @@ RATE = 24_000
 VOICE = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
 # a 12 s first sentence (split into two events of at most 8 s), then four short ones
 TEXT = "word " * 40 + ". One two three. Four five six. Seven eight nine. Ten eleven twelve."
-STREAMED = {"text": TEXT, "voice_reference_url": VOICE, "options": {"seed": 7}, "stream": True}
-PLAIN = {"text": "One two three. Four five six.", "voice_reference_url": VOICE, "options": {"seed": 7}}
+SEEDED = {"voice_reference_url": VOICE, "options": {"seed": 7}}
+STREAMED = {"text": TEXT, **SEEDED, "stream": True}
+PLAIN = {"text": "One two three. Four five six.", **SEEDED}
 RUNPOD_CHUNK_LIMIT = 1_000_000  # bytes per streamed yield
 
 

@@ -69,6 +69,7 @@ class Service:
         self.broken = False
         self.jobs: dict[str, Any] = {}  # the native API's /run jobs (native.py)
         self.stopping = threading.Event()
+        self.draining = False  # stopping after a grace: /ping says 503, nothing new starts
         if engines is not None:
             self.set_engines(engines)
 
@@ -94,12 +95,22 @@ class Service:
         return self.engines is not None and not self.broken
 
     def require_ready(self) -> tuple[Engines, Handler]:
+        if self.draining:
+            raise NotReady("this server is stopping: retry the request")
         if self.engines is None or self.handler is None:
             raise NotReady(self.load_error or "the models are still loading: retry shortly")
         return self.engines, self.handler
 
     def deadline(self) -> Deadline:
         return Deadline(self.settings.request_timeout, self.stopping)
+
+    def drain(self, grace: float) -> None:
+        """The server was told to stop: take nothing new; running jobs may finish within
+        `grace` seconds, then stop at their next stage (`stopping`)."""
+        self.draining = True
+        timer = threading.Timer(grace, self.stopping.set)
+        timer.daemon = True
+        timer.start()
 
     def stop(self) -> None:
         """Shutting down: running jobs stop at their next stage, queued work is dropped."""
