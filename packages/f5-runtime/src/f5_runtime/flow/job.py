@@ -108,7 +108,7 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
                                               request.reference_language())
     else:
         assert voices is not None, "a job naming a voice needs the voice library"
-        reference = voices.resolve(request.voice).reference
+        reference = voices.resolve(request.voice, language).reference
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
     if on_piece is not None:  # a stream: the first chunk short, for a fast first sound

@@ -65,7 +65,7 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
     release = service.admission.take()
     try:
         deadline = service.deadline()
-        reference = await voices.speech_voice(service, body.voice)
+        reference = await voices.speech_voice(service, body.voice, language)
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
         plan = await service.lane.call(plan_speech, engines, body.input, reference, language,
                                        options)
