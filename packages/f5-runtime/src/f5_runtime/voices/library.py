@@ -17,8 +17,8 @@ Names follow names.py. `resolve` is the one place a requested voice is mapped: a
 built-in voice by its name; no name, `default`, or one of OpenAI's standard voices (alloy,
 echo, ...) that is not registered, means the default voice: F5_DEFAULT_VOICE (`en-default`
 unless set), or, while that is a built-in, the built-in of the request's language if it has one
-(`zh-default` for `zh`); anything else is UnknownVoiceError. Errors: ValidationError (bad name, built-in changed),
-UnknownVoiceError, VoiceExistsError (errors.py), StorageError.
+(`zh-default` for `zh`); anything else is UnknownVoiceError. Errors: ValidationError (bad name,
+built-in changed), UnknownVoiceError, VoiceExistsError (errors.py), StorageError.
 
 Voices live in one store (store.py): the volume (`<root>/voices/`) or S3 (F5_VOICES_URL).
 Prepared voices are kept in memory (the CACHE_VOICES most recently used); every `get` reads
