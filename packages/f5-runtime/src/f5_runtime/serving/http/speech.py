@@ -10,7 +10,10 @@ leaves, the response task is cancelled at its next await: no further chunk is as
 
 SSE (`stream_format: "sse"`): `speech.audio.delta` events with base64 audio of the chosen
 format, a `speech.audio.words` event per chunk (its words timed on the output), and
-`speech.audio.done` last.
+`speech.audio.done` last, with `usage` as OpenAI's (input characters as input tokens; mel
+frames of the output, 93.75 a second, as output tokens) and `timings`: the request's seconds
+per stage from the flow's own stage clock (clock.py), `wait` being the pauses between chunks
+(other requests' turns on the device, the client reading).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from fastapi.responses import StreamingResponse
 
 from f5_runtime.api.request import DEFAULT_LANGUAGE
 from f5_runtime.api.result import word_json
+from f5_runtime.engines.f5 import HOP
 from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, stream_speech
 from f5_runtime.flow.clock import StageClock
 from f5_runtime.io.stream_audio import CONTENT_TYPES, encoder
@@ -35,6 +39,8 @@ from f5_runtime.serving.http.errors import HttpError
 from f5_runtime.serving.http.protocol import MODEL_ALIASES, MODEL_ID, SpeechRequest
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from f5_runtime.flow.chunks import SpeechPlan, SpokenPiece
     from f5_runtime.serving.http.service import Deadline, Service
 
@@ -65,11 +71,14 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
     release = service.admission.take()
     try:
         deadline = service.deadline()
+        clock = StageClock()  # the stages of the job flow (flow/job.py), in the same order
+        clock.enter("reference")
         reference = await voices.speech_voice(service, body.voice, language)
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
+        clock.enter("generate")  # planning the chunks is the first step of generating them
         plan = await service.lane.call(plan_speech, engines, body.input, reference, language,
                                        options)
-        speech = SpeechStream(service, plan, body.response_format, deadline)
+        speech = SpeechStream(service, plan, body.response_format, deadline, clock)
         first = await speech.next_piece()
     except BaseException:
         release()
@@ -96,19 +105,27 @@ async def _released(chunks: AsyncIterator[bytes], speech: SpeechStream, release
 class SpeechStream:
     """One request's chunks, asked of the device one by one, encoded as they come."""
 
-    def __init__(self, service: Service, plan: SpeechPlan, fmt: str, deadline: Deadline):
+    def __init__(self, service: Service, plan: SpeechPlan, fmt: str, deadline: Deadline,
+                 clock: StageClock):
         self.service = service
         self.plan = plan
         self.deadline = deadline
+        self.clock = clock
         self.rate = service.engines.sample_rate  # type: ignore[union-attr]
         self.encoder = encoder(fmt, self.rate)
-        self.pieces = stream_speech(service.engines, plan, StageClock())  # type: ignore[arg-type]
+        self.pieces = stream_speech(service.engines, plan, clock)  # type: ignore[arg-type]
         self.generated = 0
+        self.samples = 0  # of audio sent
         self.finished = False
+
+    def _next(self) -> SpokenPiece | None:  # on the device thread
+        spoken = next(self.pieces, None)
+        self.clock.enter("wait")  # until the stream asks again (and the generator resumes)
+        return spoken
 
     async def next_piece(self) -> SpokenPiece | None:
         self.deadline.check()
-        spoken = await self.service.lane.call(next, self.pieces, None)
+        spoken = await self.service.lane.call(self._next)
         if spoken is None:
             self.finished = True
         elif spoken.chunk is not None:
@@ -120,13 +137,21 @@ class SpeechStream:
         spoken = first
         try:
             while spoken is not None:
-                yield self.encoder.feed(spoken.piece.samples), spoken
+                self.samples += len(spoken.piece.samples)
+                yield self.encoded(spoken.piece.samples), spoken
                 spoken = await self.next_piece()
         except Exception:  # the status is sent already: end the stream, keep the reason
             log.exception("speech stream stopped after %d of %d chunks", self.generated,
                           len(self.plan.chunks))
             return
-        yield self.encoder.close(), None  # type: ignore[misc]
+        yield self.encoded(None), None  # type: ignore[misc]
+
+    def encoded(self, samples: np.ndarray | None) -> bytes:
+        """The next bytes of the format (None: the last ones), timed as `encode`."""
+        self.clock.enter("encode")
+        data = self.encoder.close() if samples is None else self.encoder.feed(samples)
+        self.clock.enter("wait")
+        return data
 
     async def audio(self, first: SpokenPiece | None) -> AsyncIterator[bytes]:
         async for data, _ in self.each(first):
@@ -145,8 +170,12 @@ class SpeechStream:
                               "offset": round(chunk.offset, 3),
                               "words": [word_json(w) for w in spoken.piece.words]})
         if self.finished:
+            self.clock.stop()
+            frames = self.samples // HOP
             yield _event({"type": "speech.audio.done", "usage": {
-                "input_tokens": input_chars, "output_tokens": 0, "total_tokens": input_chars}})
+                "input_tokens": input_chars, "output_tokens": frames,
+                "total_tokens": input_chars + frames},
+                "timings": {k: round(v, 4) for k, v in self.clock.timings.items()}})
 
     def drop(self) -> None:
         """The response ended: count what will not be generated, release the generator."""
