@@ -44,6 +44,8 @@ def test_a_client_that_leaves_cancels_the_rest(local_server) -> None:
                              timeout=60)
     assert next(response.iter_content(chunk_size=None))
     response.close()  # the client hangs up while chunk 2 waits
+    # the server notices (the request leaves the queue) before the device may go on
+    local_server.wait_for(lambda h: h["queue_depth"] == 0)
     local_server.engines.release(3)  # let the device go on, if it still wanted to
     health = local_server.wait_for(lambda h: h["queue_depth"] == 0)
     assert health["chunks_cancelled"] >= 2, health

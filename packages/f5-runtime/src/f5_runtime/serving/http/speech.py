@@ -56,7 +56,7 @@ async def list_models() -> dict[str, Any]:
 
 
 @router.post("/v1/audio/speech")
-async def create_speech(body: SpeechRequest, request: Request) -> StreamingResponse:
+async def create_speech(body: SpeechRequest, request: Request) -> ClosingResponse:
     service: Service = request.app.state.service
     engines, _ = service.require_ready()
     settings = service.settings
@@ -87,7 +87,20 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
         body.response_format]
     body_iter = speech.sse(first, len(body.input)) if body.stream_format == "sse" else (
         speech.audio(first))
-    return StreamingResponse(_released(body_iter, speech, release), media_type=media)
+    return ClosingResponse(_released(body_iter, speech, release), media_type=media)
+
+
+class ClosingResponse(StreamingResponse):
+    """A streamed response that closes its body however the response ended. Starlette cancels
+    a response whose client left; when that lands while a piece is being sent, the body
+    generator is left suspended and its cleanup (dropping the job, freeing its place in the
+    queue) would wait for the garbage collector."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
 async def _released(chunks: AsyncIterator[bytes], speech: SpeechStream, release
