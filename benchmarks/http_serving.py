@@ -5,7 +5,7 @@ Starts `f5-runtime serve` on loopback with the chosen engines and measures, in o
    time to the first audio bytes and to the last) and not streamed (`/runsync`, the batch
    job with inline output: the first audio is the whole file) -> ratios streamed/batch;
 2. 1, 2, 4 and 8 concurrent clients each sending sentences for a while: requests per
-   minute, p50 and p95 latency (the device lane serves one piece of work at a time).
+   minute, p50 and p95 latency (the engine scheduler batches the clients' chunks).
 
     uv run --frozen python benchmarks/http_serving.py --engines tiny     # service overhead
     uv run --frozen python benchmarks/http_serving.py --engines real     # real-size, random

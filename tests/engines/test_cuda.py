@@ -16,7 +16,7 @@ from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.tts import TTSEngine
 from f5_runtime.engines.types import SynthesisOptions
 
-from engines.tts_only import synthesize_tts
+from engines.tts_only import synthesize_counted, synthesize_tts
 
 pytestmark = pytest.mark.requires_cuda
 
@@ -49,9 +49,10 @@ def test_the_device_choice_matches_the_card() -> None:
 
 def test_batched_synthesis_on_the_gpu_matches_one_by_one(cuda_engine, reference) -> None:
     options = SynthesisOptions(nfe_steps=4, seed=3)
-    batched = synthesize_tts(cuda_engine, TEXT, reference, options, batched=True)
-    alone = synthesize_tts(cuda_engine, TEXT, reference, options, batched=False)
-    assert batched.calls < alone.calls == len(alone.chunks)
+    batched, batched_calls = synthesize_counted(cuda_engine, TEXT, reference, options,
+                                                batched=True)
+    alone, alone_calls = synthesize_counted(cuda_engine, TEXT, reference, options, batched=False)
+    assert batched_calls < alone_calls == len(alone.chunks)
     assert np.isfinite(batched.audio.samples).all()
     tolerance = 5e-2 if cuda_engine.choice.dtype == "float16" else 1e-3
     np.testing.assert_allclose(batched.audio.samples, alone.audio.samples, atol=tolerance)

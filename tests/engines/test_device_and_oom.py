@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -20,10 +23,14 @@ from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as SAMPLE_RATE
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.tts import TTSEngine
 from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.voice import VoiceEngines
 from f5_runtime.errors import EngineError
+from f5_runtime.flow.chunks import plan_speech, synthesize
+from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.scheduler import scheduler_for
 from f5_runtime.serving import worker
 
-from engines.tts_only import synthesize_tts
+from engines.tts_only import NoWords, synthesize_tts
 
 CPU = DeviceChoice(device="cpu", dtype="float32", attn_backend="torch", name="cpu")
 TEXT = " ".join(["Four words said here."] * 4)  # equal chunks: one batch when batched
@@ -70,7 +77,6 @@ def test_out_of_memory_halves_the_batch_outside_the_except_block(engine, referen
     result = synthesize_tts(engine, TEXT, reference, options(), batched=True)
     first_batch = oom.calls[0][0]
     assert first_batch == len(result.chunks) > 1, "the chunks were planned as one batch"
-    assert result.calls == 1, "one sampler call planned"
     sizes = [size for size, _ in oom.calls]
     assert sizes.count(1) == len(result.chunks), "halved down to one chunk per call"
     assert not any(inside for _, inside in oom.calls), (
@@ -137,3 +143,38 @@ def test_choose_device_on_a_faked_gpu_logs_the_choice(monkeypatch, caplog, capab
     logged = [r.getMessage() for r in caplog.records if r.name == "f5_runtime.engines.device"]
     expected = "flash-attn" if backend == "flash_attn" else "PyTorch"
     assert any(m.startswith(f"attention: {expected}") for m in logged), logged
+
+
+def test_chunks_of_concurrent_jobs_share_batches_and_sound_as_alone(engine) -> None:
+    """Jobs with their own references, texts, lengths and seeds, run at once through the one
+    scheduler of the real (tiny) engine: cross-job batches form, and every job's audio is its
+    audio alone (each chunk's noise is its own seed's; padding is masked)."""
+    rng = np.random.default_rng(1)
+    jobs = [
+        (PreparedReference((0.05 * rng.standard_normal(n)).astype(np.float32), text, 1.0,
+                           False, False), speech, SynthesisOptions(nfe_steps=2, seed=seed))
+        for n, text, speech, seed in [
+            (24_000, "A first voice.", "Short one here. And a second, longer sentence.", 11),
+            (40_000, "Another voice speaking.", "A different text to say now.", 22),
+            (30_000, "A third one.", "Three. Words. Only.", 33),
+        ]
+    ]
+    alone = [synthesize_tts(engine, text, ref, opts, batched=False) for ref, text, opts in jobs]
+    engines = VoiceEngines(engine, NoWords(), references=None)  # type: ignore[arg-type]
+    engines.batch_frames = engine.batch_frames  # (VoiceEngines batches on CUDA only)
+    scheduler = scheduler_for(engines)
+    go = threading.Event()
+    with ThreadPoolExecutor(len(jobs) + 1) as pool:
+        pool.submit(scheduler.call, lambda: go.wait(30))  # the device is busy: jobs queue up
+        futures = [pool.submit(lambda job=job: synthesize(
+            engines, plan_speech(engines, job[1], job[0], "en", job[2]), StageClock()))
+            for job in jobs]
+        while scheduler.counters.queue_depth < len(jobs) and not any(f.done() for f in futures):
+            time.sleep(0.01)
+        go.set()
+        together = [f.result() for f in futures]
+    assert scheduler.counters.cross_job_batches >= 1, scheduler.counters
+    for one, other in zip(alone, together, strict=True):
+        assert len(one.audio.samples) == len(other.audio.samples)
+        np.testing.assert_allclose(other.audio.samples, one.audio.samples, atol=2e-3)
+    assert not np.allclose(alone[0].audio.samples[:2000], alone[1].audio.samples[:2000])

@@ -118,6 +118,9 @@ class Settings:
     asr_keep_loaded: bool  # F5_ASR_KEEP_LOADED
     refs_cache_mb: int  # bound of the prepared-references cache                  F5_REFS_CACHE_MB
     tts_batch_frames: int  # mel frames (chunks x length) sampled in one batch  F5_TTS_BATCH_FRAMES
+    # jobs a queue worker runs at once (their CPU stages overlap, their chunks share batches);
+    # 0: chosen from GPU memory (engines/device.py default_concurrency)  F5_CONCURRENCY
+    concurrency: int
     hf_home: Path  # Hugging Face cache (hub/ inside)       HF_HOME (default <models>/hf)
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
@@ -194,6 +197,7 @@ class Settings:
             asr_keep_loaded=e.bool("F5_ASR_KEEP_LOADED", True),
             refs_cache_mb=e.int("F5_REFS_CACHE_MB", 2048, minimum=1),
             tts_batch_frames=e.int("F5_TTS_BATCH_FRAMES", 24_000, minimum=1),
+            concurrency=e.int("F5_CONCURRENCY", 0, minimum=0),
             hf_home=e.path("HF_HOME", models_dir / "hf"),
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",

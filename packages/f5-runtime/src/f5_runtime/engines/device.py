@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 FP16_MIN_CAPABILITY = 7  # major CUDA compute capability f5-tts runs in fp16 (Volta and newer)
 FLASH_ATTN_MIN_CAPABILITY = (8, 0)  # FlashAttention-2 kernels: Ampere and newer only
 FLASH_ATTN_DTYPES = frozenset({"float16", "bfloat16"})  # it has no fp32 kernels
+# Concurrent jobs per GPU: one per this many GiB of device memory (the model, ~2 GiB in fp16
+# with the aligner, plus one job's activations at the default batch budget, ~3-4 GiB), at
+# least 2 (one job's CPU stages overlap another's sampling), at most 16.
+GIB_PER_JOB = 6
+MAX_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class DeviceChoice:
     attn_backend: str  # "flash_attn" or "torch" (PyTorch scaled_dot_product_attention)
     name: str  # human-readable device name, for logs and the healthcheck
     capability: tuple[int, int] | None = None  # CUDA compute capability, None on CPU
+    memory_gib: float | None = None  # the GPU's memory, None on CPU
 
     @property
     def is_cuda(self) -> bool:
@@ -93,4 +99,21 @@ def choose_device(requested: str = "auto") -> DeviceChoice:
         attn_backend=backend,
         name=name,
         capability=capability,
+        memory_gib=_memory_gib(torch),
     )
+
+
+def _memory_gib(torch) -> float | None:
+    try:
+        return torch.cuda.get_device_properties(0).total_memory / 2**30
+    except Exception:  # not worth failing the start for: the concurrency default is 1 then
+        log.warning("could not read the GPU's memory", exc_info=True)
+        return None
+
+
+def default_concurrency(memory_gib: float | None) -> int:
+    """Jobs a worker runs at once when F5_CONCURRENCY is not set: 1 on a CPU (the device is
+    the CPU the other stages would use), else one per GIB_PER_JOB GiB, 2 to MAX_CONCURRENCY."""
+    if memory_gib is None:
+        return 1
+    return max(2, min(MAX_CONCURRENCY, int(memory_gib // GIB_PER_JOB)))

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from f5_runtime.engines.device import default_concurrency
 from f5_runtime.engines.f5 import TTS_SAMPLE_RATE
 from f5_runtime.engines.planning import plan_chunks
 from f5_runtime.engines.reference import PreparedReference, ReferenceCache, ReferencePreparer
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines.align import Aligner
     from f5_runtime.engines.tts import Mels, TTSEngine
-    from f5_runtime.engines.types import Audio, ChunkPlan, SynthesisOptions, Transcript, Word
+    from f5_runtime.engines.types import (
+        Audio,
+        ChunkPlan,
+        ChunkWork,
+        SynthesisOptions,
+        Transcript,
+        Word,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +64,7 @@ class VoiceEngines:
         # On CPU a batch is compute-bound and measured slower than one chunk at a time
         # (bigger tensors, same FLOPs; docs/benchmarks.md): chunks run one after another.
         self.batch_frames = tts.batch_frames if tts.choice.is_cuda else 0
+        self.default_concurrency = default_concurrency(tts.choice.memory_gib)
 
     def prepare_reference(self, audio: Audio, text: str | None, language: str | None
                           ) -> PreparedReference:
@@ -74,10 +83,9 @@ class VoiceEngines:
              ) -> list[ChunkPlan]:
         return plan_chunks(text, reference, options)
 
-    def generate(self, chunks: Sequence[ChunkPlan], reference: PreparedReference,
-                 options: SynthesisOptions, seed: int) -> Mels:
+    def generate(self, works: Sequence[ChunkWork]) -> Mels:
         with engine_errors("generate"):
-            return self.tts.generate(chunks, reference, options, seed)
+            return self.tts.generate(works)
 
     def vocode(self, generated: Any) -> list[np.ndarray]:
         with engine_errors("vocode"):

@@ -113,17 +113,25 @@ class PeakMemory:
 
 
 def speak(engines, voice, text: str, options: SynthesisOptions):
-    """One synthesis through the flow, as a job does it: (speech, stage timings)."""
+    """One synthesis through the flow, as a job does it: (speech, stage timings, sampler
+    calls). Verification is off: this measures the sampler (random weights always fail it, and
+    their regenerations would be counted as sampler calls); benchmarks/quality_eval.py
+    measures verification."""
+    from f5_runtime.engines.types import VerifyOptions
     from f5_runtime.flow.chunks import plan_speech, synthesize
     from f5_runtime.flow.clock import StageClock
+    from f5_runtime.flow.scheduler import scheduler_for
 
+    counters = scheduler_for(engines).counters
+    batches_before = counters.batches
     clock = StageClock()
     clock.enter("reference")
     reference = engines.prepare_reference(voice, REFERENCE_TEXT, "en")
     clock.enter("generate")
-    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options), clock)
+    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options,
+                                                VerifyOptions(mode="off")), clock)
     clock.stop()
-    return speech, clock.timings
+    return speech, clock.timings, counters.batches - batches_before
 
 
 def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
@@ -155,7 +163,7 @@ def _run(settings, nfes: list[int], texts: list[str], repeat: int) -> dict:
                 memory.reset()
                 options = SynthesisOptions(nfe_steps=nfe, seed=SEED)
                 t0 = time.perf_counter()
-                speech, stages = speak(engines, voice, TEXTS[name], options)
+                speech, stages, calls = speak(engines, voice, TEXTS[name], options)
                 wall = time.perf_counter() - t0
                 cases.append(
                     {
@@ -165,7 +173,7 @@ def _run(settings, nfes: list[int], texts: list[str], repeat: int) -> dict:
                         "audio_s": round(speech.audio.duration, 3),
                         "rtf": round(wall / speech.audio.duration, 4),
                         "chunks": len(speech.chunks),
-                        "sampler_calls": speech.calls,
+                        "sampler_calls": calls,
                         "stages_s": {k: round(v, 3) for k, v in stages.items()},
                         "peak_memory_mb": round(memory.peak_mb(), 1),
                     }

@@ -10,10 +10,9 @@ worker is `f5-runtime worker --rp_serve_api`.
 
 SIGTERM (RunPod's stop) or SIGINT: the server stops accepting, `/ping` answers 503 at once
 (also on PORT_HEALTH, so the load balancer sends nothing more), running requests may finish
-within F5_STOP_GRACE_S, then stop at their next stage or chunk (a job deletes what it uploaded
-and answers an error that says to retry). The process exits 0 once the device thread is done:
-uvicorn would re-raise the signal after its shutdown, killing the process before a stopped job
-has cleaned up.
+within F5_STOP_GRACE_S, then their jobs are stopped (service.py: queued chunks dropped, what
+they uploaded deleted, an error that says to retry; a stream ends early). The process then
+exits 0 (uvicorn would re-raise the signal after its shutdown and die by it).
 """
 
 from __future__ import annotations
@@ -35,9 +34,9 @@ if TYPE_CHECKING:
     from f5_runtime.serving.http.service import Service
 
 log = logging.getLogger(__name__)
-# After the grace, stopped requests still need to reach their next stage and answer: uvicorn
-# cuts the connections that are still open this much later.
-ANSWER_AFTER_STOP_S = 30
+# Stopped requests answer at once, but a client may still be reading: uvicorn cuts the
+# connections still open this long after the grace.
+ANSWER_AFTER_STOP_S = 5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -65,24 +65,20 @@ async def _job_input(request: Request) -> Any:
 
 
 async def execute(service: Service, job: NativeJob, job_input: Any) -> None:
-    """Run one job on the device lane; its status, output or error end up in `job`."""
-    _, handler = service.require_ready()
-    deadline = service.deadline()
+    """Run one job; its status, output or error end up in `job`."""
+    service.require_ready()
     loop = asyncio.get_running_loop()
     streamed = wants_stream(job_input)
 
-    def on_piece(spoken: SpokenPiece) -> None:  # on the device thread
+    def on_piece(spoken: SpokenPiece) -> None:  # on the job's thread
         events = spoken_events(spoken, service.engines.sample_rate)  # type: ignore[union-attr]
         loop.call_soon_threadsafe(job.stream.extend, events)
         if spoken.chunk is not None:
             service.counters.chunks_generated += 1
 
-    def run() -> dict[str, Any]:
-        return handler.run({"id": job.id, "input": job_input},
-                           on_piece=on_piece if streamed else None, observe=deadline.check)
-
     job.status = "IN_PROGRESS"
-    output = await service.lane.call(run)
+    output = await service.run_job({"id": job.id, "input": job_input},
+                                   on_piece if streamed else None)
     if output.pop("refresh_worker", False):
         service.broken = True  # /ping turns unhealthy: the load balancer replaces this server
     if "error" in output:

@@ -3,10 +3,11 @@
 A speech request is planned (its voice from the voice library, voices.py; text cut into
 chunks, the first one short) and its first piece generated before the response starts, so
 that a bad request, an unknown voice, a full queue or a failure on the first chunk gets a
-proper status and error. Then every chunk is asked of the device lane one at a time, encoded
-and sent as soon as the assembler releases it (all but the cross-fade tail). If the client
-leaves, the response task is cancelled at its next await: no further chunk is asked for
-(`chunks_cancelled` counts them).
+proper status and error. Its chunks go to the engine scheduler as a stream's do (its first
+chunk ahead of other jobs' chunks, the rest a few ahead of the client: flow/control.py), and
+each is encoded and sent as soon as the assembler releases it (all but the cross-fade tail).
+If the client leaves or the request runs out of time, its job is stopped: its queued chunks
+are dropped and no further chunk is asked for (`chunks_cancelled` counts those never sent).
 
 SSE (`stream_format: "sse"`): `speech.audio.delta` events with base64 audio of the chosen
 format, a `speech.audio.words` event per chunk (its words timed on the output), and
@@ -18,10 +19,13 @@ per stage from the flow's own stage clock (clock.py), `wait` being the pauses be
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +37,7 @@ from f5_runtime.api.result import word_json
 from f5_runtime.engines.f5 import HOP
 from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, stream_speech
 from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.control import JobControl
 from f5_runtime.io.stream_audio import CONTENT_TYPES, encoder
 from f5_runtime.serving.http import voices
 from f5_runtime.serving.http.errors import HttpError
@@ -42,7 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from f5_runtime.flow.chunks import SpeechPlan, SpokenPiece
-    from f5_runtime.serving.http.service import Deadline, Service
+    from f5_runtime.serving.http.service import Service
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -70,17 +75,21 @@ async def create_speech(body: SpeechRequest, request: Request) -> ClosingRespons
                         f"{', '.join(settings.languages)})", param="language")
     release = service.admission.take()
     try:
-        deadline = service.deadline()
         clock = StageClock()  # the stages of the job flow (flow/job.py), in the same order
         clock.enter("reference")
         reference = await voices.speech_voice(service, body.voice, language)
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
         clock.enter("generate")  # planning the chunks is the first step of generating them
-        plan = await service.lane.call(plan_speech, engines, body.input, reference, language,
+        plan = await asyncio.to_thread(plan_speech, engines, body.input, reference, language,
                                        options)
-        speech = SpeechStream(service, plan, body.response_format, deadline, clock)
+        speech = SpeechStream(service, plan, body.response_format, clock)
+    except BaseException:
+        release()
+        raise
+    try:
         first = await speech.next_piece()
     except BaseException:
+        speech.drop()
         release()
         raise
     media = "text/event-stream" if body.stream_format == "sse" else CONTENT_TYPES[
@@ -116,29 +125,33 @@ async def _released(chunks: AsyncIterator[bytes], speech: SpeechStream, release
 
 
 class SpeechStream:
-    """One request's chunks, asked of the device one by one, encoded as they come."""
+    """One request's chunks, taken from the flow as the client reads, encoded as they come."""
 
-    def __init__(self, service: Service, plan: SpeechPlan, fmt: str, deadline: Deadline,
-                 clock: StageClock):
+    def __init__(self, service: Service, plan: SpeechPlan, fmt: str, clock: StageClock):
         self.service = service
         self.plan = plan
-        self.deadline = deadline
-        self.clock = clock
         self.rate = service.engines.sample_rate  # type: ignore[union-attr]
         self.encoder = encoder(fmt, self.rate)
-        self.pieces = stream_speech(service.engines, plan, clock)  # type: ignore[arg-type]
+        self.control = JobControl(streaming=True)
+        self.unwatch = service.watch(self.control)
+        self.clock = clock
+        clock.on_stage = lambda _: self.control.check()
+        self.pieces = stream_speech(service.engines, plan, clock,  # type: ignore[arg-type]
+                                    self.control)
+        self.pending: Future | None = None  # the `next` running on a thread, if any
         self.generated = 0
         self.samples = 0  # of audio sent
         self.finished = False
 
-    def _next(self) -> SpokenPiece | None:  # on the device thread
+    def _next(self) -> SpokenPiece | None:  # on a thread of its own
         spoken = next(self.pieces, None)
         self.clock.enter("wait")  # until the stream asks again (and the generator resumes)
         return spoken
 
     async def next_piece(self) -> SpokenPiece | None:
-        self.deadline.check()
-        spoken = await self.service.lane.call(self._next)
+        self.control.check()
+        self.pending = _on_a_thread(self._next)
+        spoken = await asyncio.wrap_future(self.pending)
         if spoken is None:
             self.finished = True
         elif spoken.chunk is not None:
@@ -191,11 +204,34 @@ class SpeechStream:
                 "timings": {k: round(v, 4) for k, v in self.clock.timings.items()}})
 
     def drop(self) -> None:
-        """The response ended: count what will not be generated, release the generator."""
+        """The response ended: stop the job (its queued chunks are dropped), count what was
+        never sent, close the flow once its thread lets go of it."""
         if not self.finished:
             self.service.counters.chunks_cancelled += len(self.plan.chunks) - self.generated
             self.finished = True
-        self.service.lane.submit(self.pieces.close)
+            self.control.stop("the client went away: the rest of the job was dropped")
+        self.unwatch()
+        pending = self.pending
+        if pending is not None and not pending.done():
+            pending.add_done_callback(lambda _: self.pieces.close())
+        else:
+            self.pieces.close()
+
+
+def _on_a_thread(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` on a thread of its own; the future is done only once the thread is (an
+    asyncio executor future is marked done when cancelled, with its thread still running)."""
+    future: Future = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="f5-speech-stream", daemon=True).start()
+    return future
 
 
 def _event(payload: dict[str, Any]) -> bytes:

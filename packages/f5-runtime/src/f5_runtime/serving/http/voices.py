@@ -16,7 +16,7 @@ the default voice of the request's language); any other name is 404 in OpenAI's 
 saying how to list the voices.
 
 Reading and writing the store runs on a worker thread; preparing a voice (the engines) runs on
-the device lane, in turn with speech (the library's `prepare` is `lane.run`, service.py).
+the engine scheduler's device thread, between batches (the library's `prepare`, service.py).
 """
 
 from __future__ import annotations
