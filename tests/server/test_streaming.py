@@ -144,3 +144,23 @@ def test_queue_worker_streams_jobs_that_ask(tmp_path) -> None:
     assert max(e["duration"] for e in events[:-1]) <= MAX_EVENT_SECONDS
     plain = asyncio.run(collect({"text": FOUR, "voice_reference_url": voice}))
     assert len(plain) == 1 and "event" not in plain[0] and plain[0]["kind"] == "synthesize"
+
+
+def test_verify_is_an_extension_field(tmp_path) -> None:
+    """A chunk the test engine mumbles (even seeds) is sampled again unless `verify` is off."""
+    engines = ToneEngines()
+    local, thread = start_local(Settings.from_env({"F5_TMP_DIR": str(tmp_path)}), engines)
+    try:
+        for verify, sampled in (("off", 1), ("align", 2)):
+            engines.generate_calls.clear()
+            body = {**SPEECH, "input": "Hello __mumble__ words here.", "seed": 2,
+                    "verify": verify}
+            reply = requests.post(f"{local.url}/v1/audio/speech", json=body, timeout=60)
+            assert reply.status_code == 200 and reply.content, reply.text
+            assert len(engines.generate_calls) == sampled, (verify, engines.generate_calls)
+        bad = requests.post(f"{local.url}/v1/audio/speech", json={**SPEECH, "verify": "maybe"},
+                            timeout=60)
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "verify"
+    finally:
+        local.server.should_exit = True
+        thread.join(timeout=30)

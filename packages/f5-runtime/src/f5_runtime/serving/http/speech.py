@@ -81,7 +81,7 @@ async def create_speech(body: SpeechRequest, request: Request) -> ClosingRespons
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
         clock.enter("generate")  # planning the chunks is the first step of generating them
         plan = await asyncio.to_thread(plan_speech, engines, body.input, reference, language,
-                                       options)
+                                       options, body.verify_options())
         speech = SpeechStream(service, plan, body.response_format, clock)
     except BaseException:
         release()
