@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import threading
 
 import requests
@@ -164,3 +165,21 @@ def test_verify_is_an_extension_field(tmp_path) -> None:
     finally:
         local.server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_a_runsync_client_that_leaves_stops_its_job(local_server) -> None:
+    voice = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
+    body = json.dumps({"input": {"text": FOUR, "voice_reference_url": voice}}).encode()
+    host, port = local_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /runsync HTTP/1.1\r\nHost: test\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        # the first chunk is made; the second waits for the test
+        local_server.wait_for(lambda h: local_server.engines.generated == 1)
+    # the client hung up: the request ends without its chunks being released
+    health = local_server.wait_for(lambda h: h["queue_depth"] == 0)
+    assert health["runsync_cancelled"] == 1, health
+    assert health["scheduler"]["chunks_dropped"] >= 1, "its queued chunks left the device queue"
+    local_server.engines.release(3)  # the chunk already on the device may finish, no other
+    local_server.wait_for(lambda h: local_server.engines.generated >= 2)
+    assert local_server.engines.generated == 2, "no chunk generated for nobody"
