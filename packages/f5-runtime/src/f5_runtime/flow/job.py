@@ -38,6 +38,7 @@ from f5_runtime.flow.inputs import input_duration, job_workdir, load_input
 from f5_runtime.flow.voice_actions import run_voice_action
 from f5_runtime.io import audio as audio_io
 from f5_runtime.io.outputs import Publisher, choose_output
+from f5_runtime.io.s3 import WRITE_CHECK
 from f5_runtime.io.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
 from f5_runtime.io.subtitles import render as render_subtitles
 
@@ -112,7 +113,7 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
                                               request.reference_language())
     else:
         assert voices is not None, "a job naming a voice needs the voice library"
-        reference = voices.resolve(request.voice).reference
+        reference = voices.resolve(request.voice, language).reference
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
     if on_piece is not None:  # a stream: the first chunk short, for a fast first sound
@@ -201,6 +202,8 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     check_languages_served(request, settings.languages)
     place = choose_output(settings, job_id, request.output_bucket(), request.input_urls())
     if place is not None:
+        # a job stopped while its thread is still in the check leaves no check object behind
+        control.on_stop(lambda: storage.s3.delete(place, WRITE_CHECK, quiet=True))
         storage.s3.check_writable(place)
     log.info("job %s: %s%s, output %s", job_id, request.kind,
              " (dubbing)" if request.is_dubbing else "",

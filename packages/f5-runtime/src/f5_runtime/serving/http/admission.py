@@ -22,6 +22,7 @@ class Counters:
     requests_rejected: int = 0  # refused with 429
     chunks_generated: int = 0  # chunks delivered to streams
     chunks_cancelled: int = 0  # chunks of streams never delivered: their client left
+    runsync_cancelled: int = 0  # /runsync jobs stopped: their client left before the answer
 
     def snapshot(self) -> dict[str, int]:
         return asdict(self)

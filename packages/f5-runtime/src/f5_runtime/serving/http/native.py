@@ -3,7 +3,9 @@
 against this server unchanged.
 
 - /runsync: `{"id", "status": "COMPLETED", "output"}` or `{"id", "status": "FAILED", "error"}`
-  (a bad request is a FAILED job with the reason, as on RunPod, and the server carries on);
+  (a bad request is a FAILED job with the reason, as on RunPod, and the server carries on); a
+  client that hangs up before the answer stops its job (queued chunks dropped, outputs
+  removed: `runsync_cancelled` counts them);
 - /run: `{"id", "status": "IN_QUEUE"}`; the job runs in the background; /status/{id} gives its
   state and, once done, its output or error (kept for the last `KEPT_JOBS` jobs);
 - `"stream": true` in the input: the job's speech as chunk events (api/stream.py), then a
@@ -20,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from f5_runtime.api.stream import result_event, spoken_events, wants_stream
 from f5_runtime.serving.http.errors import HttpError
@@ -91,14 +93,31 @@ async def execute(service: Service, job: NativeJob, job_input: Any) -> None:
 
 
 @router.post("/runsync")
-async def runsync(request: Request) -> dict[str, Any]:
+async def runsync(request: Request) -> Any:
     service: Service = request.app.state.service
     job_input = await _job_input(request)
     service.require_ready()
     job = NativeJob(str(uuid.uuid4()))
     with service.admission.admit():
-        await execute(service, job, job_input)
+        work = asyncio.ensure_future(execute(service, job, job_input))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not work.done():  # nobody waits for the answer: stop the job (concurrent.py)
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            service.counters.runsync_cancelled += 1
+            log.info("job %s stopped: its client went away", job.id)
+            return Response(status_code=499)  # (nginx's "client closed request"; unread)
     return job.response()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has hung up (the body is read: all that can come is that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.post("/run")

@@ -56,6 +56,7 @@ class Service:
         self.broken = False
         self.jobs: dict[str, Any] = {}  # the native API's /run jobs (native.py)
         self.stopping = threading.Event()
+        self.draining = False  # stopping after a grace: /ping says 503, nothing new starts
         if engines is not None:
             self.set_engines(engines)
 
@@ -85,6 +86,8 @@ class Service:
         return self.engines is not None and not self.broken
 
     def require_ready(self) -> tuple[Engines, Handler]:
+        if self.draining:
+            raise NotReady(STOPPING_MESSAGE)
         if self.engines is None or self.handler is None:
             raise NotReady(self.load_error or "the models are still loading: retry shortly")
         return self.engines, self.handler
@@ -117,6 +120,12 @@ class Service:
             return await self.runner.run(job, on_piece, control)
         finally:
             release()
+
+    def drain(self, grace: float) -> None:
+        """The server was told to stop (on the event loop's thread): take nothing new; running
+        jobs may finish within `grace` seconds, then are stopped (`stop`)."""
+        self.draining = True
+        asyncio.get_running_loop().call_later(grace, self.stop)
 
     def stop(self) -> None:
         """Shutting down: running jobs stop (their queued chunks dropped), nothing new starts."""

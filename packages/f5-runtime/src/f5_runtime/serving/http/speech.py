@@ -11,7 +11,10 @@ are dropped and no further chunk is asked for (`chunks_cancelled` counts those n
 
 SSE (`stream_format: "sse"`): `speech.audio.delta` events with base64 audio of the chosen
 format, a `speech.audio.words` event per chunk (its words timed on the output), and
-`speech.audio.done` last.
+`speech.audio.done` last, with `usage` as OpenAI's (input characters as input tokens; mel
+frames of the output, 93.75 a second, as output tokens) and `timings`: the request's seconds
+per stage from the flow's own stage clock (clock.py), `wait` being the pauses between chunks
+(other requests' turns on the device, the client reading).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from fastapi.responses import StreamingResponse
 
 from f5_runtime.api.request import DEFAULT_LANGUAGE
 from f5_runtime.api.result import word_json
+from f5_runtime.engines.f5 import HOP
 from f5_runtime.flow.chunks import STREAM_FIRST_CHUNK_SCALE, plan_speech, stream_speech
 from f5_runtime.flow.clock import StageClock
 from f5_runtime.flow.control import JobControl
@@ -40,6 +44,8 @@ from f5_runtime.serving.http.errors import HttpError
 from f5_runtime.serving.http.protocol import MODEL_ALIASES, MODEL_ID, SpeechRequest
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from f5_runtime.flow.chunks import SpeechPlan, SpokenPiece
     from f5_runtime.serving.http.service import Service
 
@@ -55,7 +61,7 @@ async def list_models() -> dict[str, Any]:
 
 
 @router.post("/v1/audio/speech")
-async def create_speech(body: SpeechRequest, request: Request) -> StreamingResponse:
+async def create_speech(body: SpeechRequest, request: Request) -> ClosingResponse:
     service: Service = request.app.state.service
     engines, _ = service.require_ready()
     settings = service.settings
@@ -69,11 +75,14 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
                         f"{', '.join(settings.languages)})", param="language")
     release = service.admission.take()
     try:
-        reference = await voices.speech_voice(service, body.voice)
+        clock = StageClock()  # the stages of the job flow (flow/job.py), in the same order
+        clock.enter("reference")
+        reference = await voices.speech_voice(service, body.voice, language)
         options = replace(body.synthesis_options(), first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
+        clock.enter("generate")  # planning the chunks is the first step of generating them
         plan = await asyncio.to_thread(plan_speech, engines, body.input, reference, language,
-                                       options)
-        speech = SpeechStream(service, plan, body.response_format)
+                                       options, body.verify_options())
+        speech = SpeechStream(service, plan, body.response_format, clock)
     except BaseException:
         release()
         raise
@@ -87,7 +96,20 @@ async def create_speech(body: SpeechRequest, request: Request) -> StreamingRespo
         body.response_format]
     body_iter = speech.sse(first, len(body.input)) if body.stream_format == "sse" else (
         speech.audio(first))
-    return StreamingResponse(_released(body_iter, speech, release), media_type=media)
+    return ClosingResponse(_released(body_iter, speech, release), media_type=media)
+
+
+class ClosingResponse(StreamingResponse):
+    """A streamed response that closes its body however the response ended. Starlette cancels
+    a response whose client left; when that lands while a piece is being sent, the body
+    generator is left suspended and its cleanup (dropping the job, freeing its place in the
+    queue) would wait for the garbage collector."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
 async def _released(chunks: AsyncIterator[bytes], speech: SpeechStream, release
@@ -105,23 +127,30 @@ async def _released(chunks: AsyncIterator[bytes], speech: SpeechStream, release
 class SpeechStream:
     """One request's chunks, taken from the flow as the client reads, encoded as they come."""
 
-    def __init__(self, service: Service, plan: SpeechPlan, fmt: str):
+    def __init__(self, service: Service, plan: SpeechPlan, fmt: str, clock: StageClock):
         self.service = service
         self.plan = plan
         self.rate = service.engines.sample_rate  # type: ignore[union-attr]
         self.encoder = encoder(fmt, self.rate)
         self.control = JobControl(streaming=True)
         self.unwatch = service.watch(self.control)
-        clock = StageClock(lambda _: self.control.check())
+        self.clock = clock
+        clock.on_stage = lambda _: self.control.check()
         self.pieces = stream_speech(service.engines, plan, clock,  # type: ignore[arg-type]
                                     self.control)
         self.pending: Future | None = None  # the `next` running on a thread, if any
         self.generated = 0
+        self.samples = 0  # of audio sent
         self.finished = False
+
+    def _next(self) -> SpokenPiece | None:  # on a thread of its own
+        spoken = next(self.pieces, None)
+        self.clock.enter("wait")  # until the stream asks again (and the generator resumes)
+        return spoken
 
     async def next_piece(self) -> SpokenPiece | None:
         self.control.check()
-        self.pending = _on_a_thread(next, self.pieces, None)
+        self.pending = _on_a_thread(self._next)
         spoken = await asyncio.wrap_future(self.pending)
         if spoken is None:
             self.finished = True
@@ -134,13 +163,21 @@ class SpeechStream:
         spoken = first
         try:
             while spoken is not None:
-                yield self.encoder.feed(spoken.piece.samples), spoken
+                self.samples += len(spoken.piece.samples)
+                yield self.encoded(spoken.piece.samples), spoken
                 spoken = await self.next_piece()
         except Exception:  # the status is sent already: end the stream, keep the reason
             log.exception("speech stream stopped after %d of %d chunks", self.generated,
                           len(self.plan.chunks))
             return
-        yield self.encoder.close(), None  # type: ignore[misc]
+        yield self.encoded(None), None  # type: ignore[misc]
+
+    def encoded(self, samples: np.ndarray | None) -> bytes:
+        """The next bytes of the format (None: the last ones), timed as `encode`."""
+        self.clock.enter("encode")
+        data = self.encoder.close() if samples is None else self.encoder.feed(samples)
+        self.clock.enter("wait")
+        return data
 
     async def audio(self, first: SpokenPiece | None) -> AsyncIterator[bytes]:
         async for data, _ in self.each(first):
@@ -159,8 +196,12 @@ class SpeechStream:
                               "offset": round(chunk.offset, 3),
                               "words": [word_json(w) for w in spoken.piece.words]})
         if self.finished:
+            self.clock.stop()
+            frames = self.samples // HOP
             yield _event({"type": "speech.audio.done", "usage": {
-                "input_tokens": input_chars, "output_tokens": 0, "total_tokens": input_chars}})
+                "input_tokens": input_chars, "output_tokens": frames,
+                "total_tokens": input_chars + frames},
+                "timings": {k: round(v, 4) for k, v in self.clock.timings.items()}})
 
     def drop(self) -> None:
         """The response ended: stop the job (its queued chunks are dropped), count what was
