@@ -4,16 +4,20 @@ Starts `f5-runtime serve` on loopback with the chosen engines and measures, in o
 1. a short line, a sentence and a paragraph, each streamed (`/v1/audio/speech`, raw PCM:
    time to the first audio bytes and to the last) and not streamed (`/runsync`, the batch
    job with inline output: the first audio is the whole file) -> ratios streamed/batch;
-2. 1, 2, 4 and 8 concurrent clients each sending sentences for a while: requests per
-   minute, p50 and p95 latency (the device lane serves one piece of work at a time).
+2. 1, 2, 4 and 8 concurrent clients each sending `--per-client` requests of one text
+   (`--concurrent-text`): requests per minute, p50 and p95 latency (the engine scheduler
+   batches the clients' chunks).
 
     uv run --frozen python benchmarks/http_serving.py --engines tiny     # service overhead
-    uv run --frozen python benchmarks/http_serving.py --engines real     # real-size, random
+    uv run --frozen python benchmarks/http_serving.py --engines real --nfe 4 --per-client 1 \
+        --concurrent-text line                                           # real-size, CPU
     uv run --frozen python benchmarks/http_serving.py --engines models   # the fetched models (GPU)
 
 `tiny`: F5_LOAD_FORMAT=dummy F5_TTS_MODEL=tiny; `real`: the real architectures with random
 weights (real compute); `models`: whatever the volume holds. `--nfe` sets the flow steps.
-Prints markdown; writes benchmarks/out/http_serving-<engines>.json.
+Verification is off by default (`--verify`): random weights fail it, and the regenerations
+would be counted as serving time. Prints markdown; writes
+benchmarks/out/http_serving-<engines>.json.
 """
 
 from __future__ import annotations
@@ -80,12 +84,12 @@ def start(engines: str, workdir: Path) -> tuple[subprocess.Popen, str]:
     raise SystemExit("the server did not become ready")
 
 
-def streamed(url: str, text: str, nfe: int) -> tuple[float, float]:
+def streamed(url: str, text: str, nfe: int, verify: str) -> tuple[float, float]:
     """(seconds to the first audio bytes, seconds to the last) of one streamed request."""
     t0 = time.perf_counter()
     first = None
     body = {"model": "f5-tts", "voice": "alloy", "input": text, "response_format": "pcm",
-            "nfe_steps": nfe, "seed": 1}
+            "nfe_steps": nfe, "seed": 1, "verify": verify}
     with requests.post(f"{url}/v1/audio/speech", json=body, stream=True, timeout=3600) as r:
         r.raise_for_status()
         for piece in r.iter_content(chunk_size=None):
@@ -94,23 +98,25 @@ def streamed(url: str, text: str, nfe: int) -> tuple[float, float]:
     return first or 0.0, time.perf_counter() - t0
 
 
-def batch(url: str, text: str, nfe: int, voice: str) -> float:
+def batch(url: str, text: str, nfe: int, voice: str, verify: str) -> float:
     t0 = time.perf_counter()
     job = {"input": {"text": text, "voice_reference_url": voice,
                      "voice_reference_text": "Some call me nature, others call me mother nature.",
-                     "options": {"nfe_steps": nfe, "seed": 1, "create_subtitles": False}}}
+                     "options": {"nfe_steps": nfe, "seed": 1, "create_subtitles": False,
+                                 "verify": verify}}}
     reply = requests.post(f"{url}/runsync", json=job, timeout=3600).json()
     assert reply["status"] == "COMPLETED", reply
     return time.perf_counter() - t0
 
 
-def concurrent(url: str, clients: int, per_client: int, nfe: int) -> dict:
+def concurrent(url: str, clients: int, per_client: int, nfe: int, text: str, verify: str
+               ) -> dict:
     latencies: list[float] = []
     lock = threading.Lock()
 
     def client() -> None:
         for _ in range(per_client):
-            _, total = streamed(url, TEXTS["sentence"], nfe)
+            _, total = streamed(url, text, nfe, verify)
             with lock:
                 latencies.append(total)
 
@@ -133,31 +139,45 @@ def main() -> int:
     parser.add_argument("--nfe", type=int, default=16)
     parser.add_argument("--per-client", type=int, default=4, help="requests per client")
     parser.add_argument("--clients", default="1,2,4,8")
+    parser.add_argument("--concurrent-text", choices=list(TEXTS), default="sentence",
+                        help="what the concurrent clients send")
+    parser.add_argument("--verify", choices=["off", "align", "asr"], default="off",
+                        help="per-chunk verification of every request")
     args = parser.parse_args()
+    started = datetime.datetime.now(datetime.UTC)
+    load_before = os.getloadavg()[0]
     ref = files("f5_tts").joinpath("infer/examples/basic/basic_ref_en.wav").read_bytes()
     voice = "data:audio/wav;base64," + base64.b64encode(ref).decode()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start(args.engines, Path(tmp))
         try:
-            streamed(url, TEXTS["line"], args.nfe)  # warm: the voice is prepared once
+            streamed(url, TEXTS["line"], args.nfe, args.verify)  # warm: the voice is prepared
             latency = {}
             for name, text in TEXTS.items():
-                first, total = streamed(url, text, args.nfe)
-                whole = batch(url, text, args.nfe, voice)
+                first, total = streamed(url, text, args.nfe, args.verify)
+                whole = batch(url, text, args.nfe, voice, args.verify)
                 latency[name] = {"stream_first": round(first, 3), "stream_total": round(total, 3),
                                  "batch_total": round(whole, 3),
                                  "first_vs_batch": round(first / whole, 3)}
-            load = [concurrent(url, int(n), args.per_client, args.nfe)
+            load = [concurrent(url, int(n), args.per_client, args.nfe,
+                               TEXTS[args.concurrent_text], args.verify)
                     for n in args.clients.split(",")]
         finally:
             proc.terminate()
             proc.wait(timeout=60)
-    result = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or
-              platform.machine(), "cpus": os.cpu_count(), "engines": args.engines,
-              "nfe": args.nfe, "latency": latency, "concurrency": load}
+    minutes = (datetime.datetime.now(datetime.UTC) - started).total_seconds() / 60
+    result = {"date": started.strftime("%Y-%m-%d %H:%M"), "machine": platform.processor()
+              or platform.machine(), "cpus": os.cpu_count(), "engines": args.engines,
+              "nfe": args.nfe, "verify": args.verify, "concurrent_text": args.concurrent_text,
+              "command": " ".join(sys.argv[1:]), "minutes": round(minutes, 1),
+              "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+              "latency": latency, "concurrency": load}
     out = ROOT / "benchmarks/out" / f"http_serving-{args.engines}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
+    print(f"{result['date']} UTC, {result['cpus']} CPUs, load average "
+          f"{result['load_average'][0]} -> {result['load_average'][1]}, {minutes:.1f} min: "
+          f"`{result['command']}`\n")
     print("| text | first audio, streamed (s) | total, streamed (s) | /runsync (s) | "
           "first audio streamed / batch |\n|---|---|---|---|---|")
     for name, r in latency.items():

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -20,10 +23,14 @@ from f5_runtime.engines.f5 import TTS_SAMPLE_RATE as SAMPLE_RATE
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.tts import TTSEngine
 from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.voice import VoiceEngines
 from f5_runtime.errors import EngineError
+from f5_runtime.flow.chunks import plan_speech, synthesize
+from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.scheduler import scheduler_for
 from f5_runtime.serving import worker
 
-from engines.tts_only import synthesize_tts
+from engines.tts_only import NoWords, synthesize_tts
 
 CPU = DeviceChoice(device="cpu", dtype="float32", attn_backend="torch", name="cpu")
 TEXT = " ".join(["Four words said here."] * 4)  # equal chunks: one batch when batched
@@ -70,7 +77,6 @@ def test_out_of_memory_halves_the_batch_outside_the_except_block(engine, referen
     result = synthesize_tts(engine, TEXT, reference, options(), batched=True)
     first_batch = oom.calls[0][0]
     assert first_batch == len(result.chunks) > 1, "the chunks were planned as one batch"
-    assert result.calls == 1, "one sampler call planned"
     sizes = [size for size, _ in oom.calls]
     assert sizes.count(1) == len(result.chunks), "halved down to one chunk per call"
     assert not any(inside for _, inside in oom.calls), (
@@ -137,3 +143,85 @@ def test_choose_device_on_a_faked_gpu_logs_the_choice(monkeypatch, caplog, capab
     logged = [r.getMessage() for r in caplog.records if r.name == "f5_runtime.engines.device"]
     expected = "flash-attn" if backend == "flash_attn" else "PyTorch"
     assert any(m.startswith(f"attention: {expected}") for m in logged), logged
+
+
+@pytest.mark.parametrize(
+    ("capability", "name", "requested", "dtype", "reason"),
+    [
+        ((9, 0), "NVIDIA H100", "auto", "float16", "f5-tts's choice for compute capability 9.0"),
+        ((7, 0), "Tesla V100", "auto", "float16", "f5-tts's choice"),
+        ((6, 1), "GeForce GTX 1080", "auto", "float32", "below the 7.0"),
+        ((8, 0), "AMD Radeon [ZLUDA]", "auto", "float32", "below the 7.0"),
+        ((8, 9), "NVIDIA L4", "bfloat16", "bfloat16", "F5_TTS_DTYPE=bfloat16"),
+        ((7, 5), "Tesla T4", "bfloat16", "float16", "bfloat16 needs 8.0"),
+        ((6, 1), "GeForce GTX 1080", "bfloat16", "float32", "bfloat16 needs 8.0"),
+        ((9, 0), "NVIDIA H100", "float32", "float32", "F5_TTS_DTYPE=float32"),
+        (None, "cpu", "float16", "float32", "not a CUDA device"),
+        (None, "cpu", "auto", "float32", "not a CUDA device"),
+    ],
+)
+def test_the_transformer_dtype_follows_f5_tts_and_f5_tts_dtype(capability, name, requested,
+                                                                dtype, reason) -> None:
+    chosen, why = device.tts_dtype(capability, name, requested)
+    assert chosen == dtype and reason in why
+
+
+def test_bfloat16_on_a_faked_ampere_keeps_flash_attn_and_reports_every_choice(
+        monkeypatch) -> None:
+    from dataclasses import replace
+
+    from f5_runtime.config import Settings
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda _index=0: (8, 0))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda _index=0: "NVIDIA A100")
+    monkeypatch.setattr(device, "flash_attn_importable", lambda: True)
+    choice = choose_device("auto", "bfloat16")
+    settings = replace(Settings.from_env({}), compile=True)
+    choices = device.engine_choices(choice, settings)
+    assert choices == {
+        "device": "cuda", "device_name": "NVIDIA A100", "capability": "8.0",
+        "tts_dtype": "bfloat16", "tts_dtype_reason": "F5_TTS_DTYPE=bfloat16",
+        "vocoder_dtype": "float32", "aligner_dtype": "float32", "asr_compute_type": "float16",
+        "attention": "flash_attn", "attention_reason": "compute capability 8.0, bfloat16",
+        "compile": True, "compile_graphs": ["one chunk", "a batch of chunks"], "warmup": True,
+    }
+    line = device.describe_choices(choices)
+    for part in ("F5-TTS bfloat16", "vocoder float32", "attention flash-attn",
+                 "torch.compile on (dynamic shapes, at most 2 graphs)", "warm-up on"):
+        assert part in line, line
+
+
+def test_chunks_of_concurrent_jobs_share_batches_and_sound_as_alone(engine) -> None:
+    """Jobs with their own references, texts, lengths and seeds, run at once through the one
+    scheduler of the real (tiny) engine: cross-job batches form, and every job's audio is its
+    audio alone (each chunk's noise is its own seed's; padding is masked)."""
+    rng = np.random.default_rng(1)
+    jobs = [
+        (PreparedReference((0.05 * rng.standard_normal(n)).astype(np.float32), text, 1.0,
+                           False, False), speech, SynthesisOptions(nfe_steps=2, seed=seed))
+        for n, text, speech, seed in [
+            (24_000, "A first voice.", "Short one here. And a second, longer sentence.", 11),
+            (40_000, "Another voice speaking.", "A different text to say now.", 22),
+            (30_000, "A third one.", "Three. Words. Only.", 33),
+        ]
+    ]
+    alone = [synthesize_tts(engine, text, ref, opts, batched=False) for ref, text, opts in jobs]
+    engines = VoiceEngines(engine, NoWords(), references=None)  # type: ignore[arg-type]
+    engines.batch_frames = engine.batch_frames  # (VoiceEngines batches on CUDA only)
+    scheduler = scheduler_for(engines)
+    go = threading.Event()
+    with ThreadPoolExecutor(len(jobs) + 1) as pool:
+        pool.submit(scheduler.call, lambda: go.wait(30))  # the device is busy: jobs queue up
+        futures = [pool.submit(lambda job=job: synthesize(
+            engines, plan_speech(engines, job[1], job[0], "en", job[2]), StageClock()))
+            for job in jobs]
+        while scheduler.counters.queue_depth < len(jobs) and not any(f.done() for f in futures):
+            time.sleep(0.01)
+        go.set()
+        together = [f.result() for f in futures]
+    assert scheduler.counters.cross_job_batches >= 1, scheduler.counters
+    for one, other in zip(alone, together, strict=True):
+        assert len(one.audio.samples) == len(other.audio.samples)
+        np.testing.assert_allclose(other.audio.samples, one.audio.samples, atol=2e-3)
+    assert not np.allclose(alone[0].audio.samples[:2000], alone[1].audio.samples[:2000])

@@ -27,7 +27,8 @@ def test_healthcheck_command_reports_engines_device_and_models(engines_settings)
     align = ",".join(f"{lang}={model}" for lang, model in engines_settings.align_models)
     env = {
         **os.environ,
-        **_env(engines_settings, F5_ALIGN_MODELS=align, F5_ASR_MODEL=engines_settings.asr_model),
+        **_env(engines_settings, F5_ALIGN_MODELS=align, F5_ASR_MODEL=engines_settings.asr_model,
+               F5_COMPILE="1", F5_WARMUP="0", F5_TTS_DTYPE="float16"),
         "HF_HUB_OFFLINE": "1",
     }
     proc = subprocess.run(
@@ -42,6 +43,13 @@ def test_healthcheck_command_reports_engines_device_and_models(engines_settings)
     assert report["ok"] is True and report["models_ready"] is True
     assert report["device"] == "cpu" and report["dtype"] == "float32"
     assert report["attn_backend"] == "torch" and report["torch"].startswith("2.")
+    choices = report["choices"]  # what the worker logs at start, the same function
+    assert (choices["device"], choices["tts_dtype"], choices["vocoder_dtype"]) == (
+        "cpu", "float32", "float32")
+    assert choices["attention"] == "torch" and choices["attention_reason"] == "not a CUDA device"
+    assert choices["compile"] is True and choices["compile_graphs"] == [
+        "one chunk", "a batch of chunks"]
+    assert choices["warmup"] is False and choices["asr_compute_type"] == "int8"
     assert set(report["engines"]) == {"f5_tts", "vocos", "whisperx_alignment", "faster_whisper"}
     assert all(v.startswith("ok") for v in report["engines"].values())
     assert set(report["models"]) == {"tts:tiny", "vocoder", "asr", "nltk:punkt_tab", "align:en"}

@@ -40,10 +40,18 @@ from f5_runtime.engines.reference import (
     silent_frames,
     trim_silence,
 )
-from f5_runtime.engines.types import Audio, Segment, SynthesisOptions, Transcript, Word
+from f5_runtime.engines.types import (
+    Audio,
+    ChunkWork,
+    Segment,
+    SynthesisOptions,
+    Transcript,
+    Word,
+)
 from f5_runtime.errors import InputError, ValidationError
 from f5_runtime.flow.chunks import plan_speech, synthesize
 from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.scheduler import scheduler_for
 from f5_runtime.io.audio import decode, encode
 from fixtures.tiny_align import REFERENCE_TEXT as REF_TEXT
 from fixtures.tiny_align import f5_examples
@@ -378,13 +386,17 @@ def test_very_short_text_is_not_slowed_down(voice_engines, prepared):
 
 
 def test_batched_and_sequential_give_the_same_chunks(voice_engines, prepared):
-    batched = speak(voice_engines, STORY_SENTENCES, prepared, options(seed=3), batched=True)
+    batched_engines = copy.copy(voice_engines)
+    batched_engines.batch_frames = voice_engines.tts.batch_frames
+    batched = speak(batched_engines, STORY_SENTENCES, prepared, options(seed=3))
     one_by_one = speak(voice_engines, STORY_SENTENCES, prepared, options(seed=3), batched=False)
-    assert batched.calls < one_by_one.calls == len(one_by_one.chunks)
+    assert scheduler_for(batched_engines).counters.batches < len(one_by_one.chunks) > 1
     assert [len(c.samples) for c in batched.chunks] == [len(c.samples) for c in one_by_one.chunks]
     assert len(batched.audio.samples) == len(one_by_one.audio.samples)
+    # chunks of other lengths share the call, padded and masked: f5-tts's convolutions see
+    # the padding's edge a little (measured max 2e-4 on this tiny model)
     for a, b in zip(batched.chunks, one_by_one.chunks, strict=True):
-        np.testing.assert_allclose(a.samples, b.samples, atol=1e-4)
+        np.testing.assert_allclose(a.samples, b.samples, atol=1e-3)
 
 
 def test_same_seed_same_audio_without_touching_the_global_rng(voice_engines, prepared):
@@ -420,8 +432,9 @@ def test_empty_text_and_bad_target_are_validation_errors(prepared):
         plan_chunks("Hi", prepared, options(target_duration=0.0))
 
 
-def test_a_batch_of_unequal_chunks_is_refused(tts, prepared):
+def test_a_batch_of_different_steps_is_refused(tts, prepared):
     plans = plan_chunks(STORY_SENTENCES, prepared, options())
-    unequal = [plans[0], replace(plans[0], frames=plans[0].frames + 1)]
-    with pytest.raises(ValueError, match="one length"):
-        tts.generate(unequal, prepared, options(), seed=1)
+    mixed = [ChunkWork(plans[0], prepared, options(), 1),
+             ChunkWork(plans[0], prepared, options(nfe_steps=8), 1)]
+    with pytest.raises(ValueError, match="one steps/guidance/sway"):
+        tts.generate(mixed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from f5_runtime.engines.voice import VoiceEngines
 from f5_runtime.flow.chunks import Speech, plan_speech, synthesize
 from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.scheduler import scheduler_for
 
 
 class NoWords:
@@ -19,8 +20,16 @@ class NoWords:
 
 
 def synthesize_tts(tts, text: str, reference, options, *, batched: bool) -> Speech:
-    """`text` in the voice of `reference`: chunks of one length share a sampler call when
-    `batched` (as on CUDA), else one chunk per call (the CPU default)."""
+    """`text` in the voice of `reference`: the chunks share sampler calls when `batched` (as
+    on CUDA), else one chunk per call (the CPU default)."""
+    return synthesize_counted(tts, text, reference, options, batched=batched)[0]
+
+
+def synthesize_counted(tts, text: str, reference, options, *, batched: bool
+                       ) -> tuple[Speech, int]:
+    """`synthesize_tts`, and the sampler calls it made."""
     engines = VoiceEngines(tts, NoWords(), references=None)  # type: ignore[arg-type]
     engines.batch_frames = tts.batch_frames if batched else 0
-    return synthesize(engines, plan_speech(engines, text, reference, "en", options), StageClock())
+    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options),
+                        StageClock())
+    return speech, scheduler_for(engines).counters.batches

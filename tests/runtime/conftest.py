@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from fixtures.api_server import api_server  # noqa: F401  (session fixture)
+from fixtures.runpod_loop import runpod_loop  # noqa: F401  (fixture)
 from fixtures.s3 import S3Server, bucket, s3, s3_server  # noqa: F401  (fixtures)
 
 from runtime.s3_proxy import FaultyS3Proxy

@@ -1,7 +1,9 @@
 """A small deterministic engine for the `Engines` seam (service tests, no models).
 
 plan: one chunk per sentence, 0.3 s per word (divided by the speed), or the dubbing target
-shared by word count; generate + vocode: a quiet tone of each chunk's length; align: words
+shared by word count; generate(works) + vocode: a quiet tone of each chunk's length, its pitch
+set by the chunk's seed (generate returns (frames, seed, text, bad) per chunk; vocode remembers
+which wave came from which chunk); align: words
 evenly spaced over the audio; transcribe: a fixed transcript. Texts with `__fail__` raise an
 ordinary exception, `__cuda__` a CUDA-style error and `__slow__` sleep in `generate`, so the
 worker's error paths can be driven through the real API server. A chunk with `__mumble__`
@@ -13,6 +15,8 @@ F5_ENGINES=runtime.engine_double:make_engines (PYTHONPATH=tests).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -23,9 +27,11 @@ from f5_runtime.engines.normalize import continues_sentence, speakable
 from f5_runtime.engines.planning import CROSS_FADE_SECONDS
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.engines.types import Audio, ChunkPlan, Segment, SynthesisOptions, Transcript, Word
+from f5_runtime.errors import DeviceOutOfMemory
 
 SECONDS_PER_WORD = 0.3
 TRANSCRIPT = "hello from the test engine"
+HOLD_SECONDS = 4.0
 
 
 def spaced(words: list[str], duration: float) -> list[Word]:
@@ -34,9 +40,10 @@ def spaced(words: list[str], duration: float) -> list[Word]:
             for i, w in enumerate(words)]
 
 
-def tone(samples: int) -> np.ndarray:
+def tone(samples: int, seed: int = 0) -> np.ndarray:
+    """A quiet tone whose pitch follows the seed (a chunk given another job's seed shows)."""
     t = np.arange(samples, dtype=np.float32) / RATE
-    return (0.1 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)
+    return (0.1 * np.sin(2 * np.pi * (220.0 + seed % 200) * t)).astype(np.float32)
 
 
 class ToneEngines:
@@ -45,6 +52,8 @@ class ToneEngines:
     def __init__(self, batch_frames: int = 0,
                  bad_seed: Callable[[int], bool] = lambda seed: seed % 2 == 0) -> None:
         self.batch_frames = batch_frames  # in this engine a "frame" is one sample
+        self.oom_above: int | None = None  # batches of more chunks raise DeviceOutOfMemory
+        self.generate_delay = 0.0  # seconds each sampler call takes
         self.bad_seed = bad_seed  # which seeds make a `__mumble__` chunk bad
         self.model_texts: list[str] = []  # what the "model" read, per chunk sampled
         self.seeds: list[tuple[str, int]] = []  # (chunk text, seed) per chunk sampled
@@ -78,25 +87,29 @@ class ToneEngines:
         return [ChunkPlan(s, m, round(t * RATE), round(t * RATE))
                 for s, m, t in zip(sentences, spoken, seconds, strict=True)]
 
-    def generate(self, chunks, reference, options, seed) -> list[int]:
+    def generate(self, works) -> list[tuple[int, int, str, bool]]:
         self.calls.append("generate")
-        self.generate_calls.append([c.text for c in chunks])
-        text = " ".join(c.text for c in chunks)
+        self.generate_calls.append([w.chunk.text for w in works])
+        text = " ".join(w.chunk.text for w in works)
+        if self.oom_above is not None and len(works) > self.oom_above:
+            raise DeviceOutOfMemory(f"the test engine holds at most {self.oom_above} chunks")
         if "__fail__" in text:
             raise RuntimeError("the test engine was asked to fail")
         if "__cuda__" in text:
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
         if "__slow__" in text:
             time.sleep(60)  # long enough to be stopped mid-job
-        self.model_texts += [c.model_text for c in chunks]
-        self.seeds += [(c.text, seed) for c in chunks]
-        return [(c.frames, c.text, "__mumble__" in c.text and self.bad_seed(seed))
-                for c in chunks]
+        if self.generate_delay:
+            time.sleep(self.generate_delay)
+        self.model_texts += [w.chunk.model_text for w in works]
+        self.seeds += [(w.chunk.text, w.seed) for w in works]
+        return [(w.chunk.frames, w.seed, w.chunk.text,
+                 "__mumble__" in w.chunk.text and self.bad_seed(w.seed)) for w in works]
 
-    def vocode(self, generated: list[tuple[int, str, bool]]) -> list[np.ndarray]:
+    def vocode(self, generated: list[tuple[int, int, str, bool]]) -> list[np.ndarray]:
         waves = []
-        for frames, text, bad in generated:
-            wave = tone(frames)
+        for frames, seed, text, bad in generated:
+            wave = tone(frames, seed)
             self._made[id(wave)] = (wave, text, bad)  # the wave is kept: its id stays unique
             waves.append(wave)
         return waves
@@ -133,3 +146,28 @@ class ToneEngines:
 
 def make_engines(settings) -> ToneEngines:
     return ToneEngines()
+
+
+class RecordingToneEngines(ToneEngines):
+    """The tone engine of a worker process, writing each sampler call's chunk texts as a JSON
+    line to $F5_TEST_CALLS (so a test sees the batches the worker formed); each call takes
+    $F5_TEST_GENERATE_S seconds (HOLD_SECONDS more for a chunk saying `__hold__`), and
+    batches of more than $F5_TEST_OOM_ABOVE chunks run out of memory."""
+
+    def __init__(self, path: str, batch_frames: int) -> None:
+        super().__init__(batch_frames)
+        self.path = path
+        self.generate_delay = float(os.environ.get("F5_TEST_GENERATE_S", "0"))
+        oom_above = os.environ.get("F5_TEST_OOM_ABOVE")
+        self.oom_above = int(oom_above) if oom_above else None
+
+    def generate(self, works):
+        with open(self.path, "a") as f:
+            f.write(json.dumps([w.chunk.text for w in works]) + "\n")
+        if any("__hold__" in w.chunk.text for w in works):
+            time.sleep(HOLD_SECONDS)  # the device stays busy: other jobs' chunks queue up
+        return super().generate(works)
+
+
+def make_recording_engines(settings) -> RecordingToneEngines:
+    return RecordingToneEngines(os.environ["F5_TEST_CALLS"], settings.tts_batch_frames)

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 from f5_runtime.config import Settings
-from f5_runtime.engines.types import Audio, ChunkPlan, SynthesisOptions, Word
+from f5_runtime.engines.types import Audio, SynthesisOptions, Word
 from f5_runtime.flow.assemble import Assembler, Timeline, place_segments, place_words
-from f5_runtime.flow.chunks import batches, plan_speech, speak, synthesize
+from f5_runtime.flow.chunks import plan_speech, speak, synthesize
 from f5_runtime.flow.clock import StageClock
 from f5_runtime.flow.job import run_job
 from f5_runtime.io.storage import Storage
@@ -65,26 +65,12 @@ def test_published_timings_add_up_to_the_processing_time(settings_env, text) -> 
 # ----------------------------------------------------------------------------- chunks
 
 
-def chunk(frames: int, window: int | None = None) -> ChunkPlan:
-    return ChunkPlan("x", "x", frames, window or frames + 100)
-
-
-def test_batches_group_equal_lengths_within_the_budget_earliest_first() -> None:
-    chunks = [chunk(50), chunk(80), chunk(50), chunk(80), chunk(50), chunk(30)]
-    assert batches(chunks, 0) == [[0], [1], [2], [3], [4], [5]]
-    assert batches(chunks, 10_000) == [[0, 2, 4], [1, 3], [5]]
-    # 300 frames hold two windows of 150 (frames 50) but only one of 180 (frames 80)
-    assert batches(chunks, 300) == [[0, 2], [1], [3], [4], [5]]
-
-
 def test_chunks_come_in_order_whatever_the_batches() -> None:
     engines = ToneEngines(batch_frames=10**9)
     p = plan(engines)
     assert [len(c.text.split()) for c in p.chunks] == [3, 4, 2, 5]
-    p.chunks[2] = ChunkPlan(p.chunks[2].text, p.chunks[2].text, p.chunks[0].frames,
-                            p.chunks[0].frames)  # same length as chunk 0: sampled with it
     results = list(speak(engines, p, StageClock()))
-    assert engines.generate_calls[0] == [p.chunks[0].text, p.chunks[2].text]
+    assert engines.generate_calls == [[c.text for c in p.chunks]]  # one batch, any lengths
     assert [r.index for r in results] == [0, 1, 2, 3]
     assert [r.text for r in results] == [c.text for c in p.chunks]
     assert all(r.count == 4 and r.sample_rate == RATE for r in results)
@@ -101,9 +87,8 @@ def test_batched_and_one_by_one_give_the_same_speech() -> None:
     one_by_one = synthesize(ToneEngines(), plan(ToneEngines(), text), StageClock())
     batched_engines = ToneEngines(batch_frames=10**9)
     batched = synthesize(batched_engines, plan(ToneEngines(), text), StageClock())
-    assert batched.calls == 2 and one_by_one.calls == 4
     assert batched_engines.generate_calls == [["One two three.", "Four five six.",
-                                               "Seven eight nine."], ["Ten eleven."]]
+                                               "Seven eight nine.", "Ten eleven."]]
     assert np.array_equal(batched.audio.samples, one_by_one.audio.samples)
     assert batched.words == one_by_one.words
 

@@ -1,6 +1,6 @@
 """SIGTERM in the real serving modes: the RunPod SDK's production job loop (driven by a
-loopback stand-in for RunPod's job API) and RunPod's local API server (`f5-runtime worker
---rp_serve_api`, uvicorn).
+loopback stand-in for RunPod's job API), RunPod's local API server (`f5-runtime worker
+--rp_serve_api`, uvicorn) and our HTTP server (`f5-runtime serve`, and F5_MODE=http).
 
 The job is held in its second upload (the S3 fault proxy lets the PUT of speech.ass land but
 answers only after `hang_seconds`), so speech.wav is already in the bucket when SIGTERM comes.
@@ -19,20 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures.api_server import start_api_server, stop_api_server
-from fixtures.runpod_loop import RunPodLoop
+from fixtures.api_server import free_port, start_api_server, stop_api_server
 
 from runtime.conftest import wav_bytes
 from runtime.test_worker import worker_env
 
 START_TIMEOUT = 120  # seconds: the first start imports runpod and the job code
-
-
-@pytest.fixture
-def runpod_loop():
-    loop = RunPodLoop().start()
-    yield loop
-    loop.stop()
 
 
 def slow_upload_job(s3, bucket, faults, hang_seconds: float) -> dict:
@@ -128,3 +120,95 @@ def test_sigterm_under_serve_abandons_and_cleans_up(s3, bucket, faults, tmp_path
     assert "stopped (SIGTERM) before this job finished" in json.dumps(replies[0]), replies
     assert s3.keys(bucket) == ["voice.wav"]
     assert list(jobs_dir.iterdir()) == []
+
+
+def ping(url: str) -> int | None:
+    """/ping's status, None when nothing answers (the server closed its port)."""
+    import requests
+
+    try:
+        return requests.get(f"{url}/ping", timeout=5).status_code
+    except requests.ConnectionError:
+        return None
+
+
+def post_in_background(url: str, job_input: dict) -> tuple[threading.Thread, list[dict]]:
+    import requests
+
+    replies: list[dict] = []
+    client = threading.Thread(target=lambda: replies.append(requests.post(
+        f"{url}/runsync", json={"input": job_input}, timeout=120).json()))
+    client.start()
+    return client, replies
+
+
+def test_sigterm_under_the_http_server_lets_a_request_finish(s3, bucket, faults,
+                                                             tmp_path) -> None:
+    """`f5-runtime serve`: within F5_STOP_GRACE_S the running request completes; the port
+    takes nothing new; the process exits 0."""
+    job_input = slow_upload_job(s3, bucket, faults, 3.0)
+    jobs_dir = tmp_path / "jobs"
+    env = {**worker_env(jobs_dir), **s3.env(faults.endpoint), "F5_STOP_GRACE_S": "60",
+           "F5_STORAGE_TIMEOUT": "120"}
+    server = start_api_server(env, tmp_path / "serve", "http")
+    try:
+        client, replies = post_in_background(server.url, job_input)
+        wait_for_upload_in_flight(faults, server.process, server.log_path)
+        server.process.send_signal(signal.SIGTERM)
+        client.join(timeout=60)
+        assert ping(server.url) != 200, "a stopping server is not ready"
+        assert wait_exit(server.process, server.log_path, 60) == 0, server.log()
+    finally:
+        stop_api_server(server)
+    assert replies and replies[0]["status"] == "COMPLETED", (replies, server.log())
+    assert "out/" in json.dumps(replies[0]["output"])
+    assert sorted(s3.keys(bucket)) == ["out/" + k for k in sorted(
+        (replies[0]["id"] + "/speech.ass", replies[0]["id"] + "/speech.wav"))] + ["voice.wav"]
+    assert list(jobs_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("held", [".write-check", "speech.ass"])
+def test_sigterm_under_the_http_server_stops_a_request_after_the_grace(held, s3, bucket, faults,
+                                                                       tmp_path) -> None:
+    """The load-balancer mode (F5_MODE=http, /ping also on PORT_HEALTH): /ping says 503 as
+    soon as SIGTERM comes, while the request still runs; past F5_STOP_GRACE_S the request is
+    stopped and answers an error that says to retry, its thread still held in an upload (the
+    bucket check before the work, or the second output); the process exits 0 with nothing
+    left behind."""
+    job_input = slow_upload_job(s3, bucket, faults, 60.0)
+    faults.hang_put_suffixes = {held}
+    jobs_dir = tmp_path / "jobs"
+    port, health_port = free_port(), free_port()
+    env = {**worker_env(jobs_dir), **s3.env(faults.endpoint), "F5_STOP_GRACE_S": "1",
+           "F5_STORAGE_TIMEOUT": "120", "F5_MODE": "http", "PORT": str(port),
+           "PORT_HEALTH": str(health_port)}
+    process, log_path = start_worker(env, tmp_path)
+    url, health = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{health_port}"
+    try:
+        wait_ready(health, process, log_path)
+        client, replies = post_in_background(url, job_input)
+        while not any(m == "PUT" and p.endswith(held) for m, p in faults.requests):
+            assert process.poll() is None, log_path.read_text()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        while ping(health) == 200:
+            time.sleep(0.05)
+        assert ping(health) == 503 and not replies, "unhealthy while the request still runs"
+        client.join(timeout=60)
+        assert wait_exit(process, log_path, 60) == 0, log_path.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = log_path.read_text()
+    assert replies and replies[0]["status"] == "FAILED", (replies, log)
+    assert "stop" in replies[0]["error"] and "retry" in replies[0]["error"], replies
+    assert s3.keys(bucket) == ["voice.wav"], "nothing half-written"
+    assert not jobs_dir.exists() or list(jobs_dir.iterdir()) == []
+
+
+def wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while ping(url) != 200:
+        assert process.poll() is None, log_path.read_text()
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.2)

@@ -161,3 +161,42 @@ def test_a_job_trims_its_leading_silence(settings_env) -> None:
     result = job(settings_env, LateStart(), text="One two three four.")
     assert result["word_timings"][0]["start"] == pytest.approx(LEAD_MARGIN_SECONDS, abs=0.01)
     assert result["duration"] == pytest.approx(1.7 - (0.5 - LEAD_MARGIN_SECONDS), abs=0.01)
+
+
+def test_regenerations_go_through_the_scheduler_and_sound_the_same_beside_another_job() -> None:
+    """Verification and the engine scheduler together: a job's regeneration is submitted to
+    the scheduler (which may batch it with another job's chunks, each chunk keeping its own
+    noise), and the job gives the same audio and quality as when it runs alone."""
+    import threading
+
+    from f5_runtime.flow.scheduler import scheduler_for
+
+    from runtime.test_flow import plan
+
+    text = "A __mumble__ b c. E f g. I j k l."
+
+    def run(engines, other: str | None = None):
+        if other is not None:
+            worker = threading.Thread(target=lambda: list(speak(
+                engines, plan(engines, other), StageClock())))
+            worker.start()
+        p = plan(engines, text)
+        results = list(speak(engines, p, StageClock()))
+        if other is not None:
+            worker.join()
+        return p, results
+
+    def bad(seed: int) -> bool:
+        return seed == 1  # plan()'s seed: each job's first attempt
+
+    alone = ToneEngines(bad_seed=bad, batch_frames=10**9)
+    p, first = run(alone)
+    together = ToneEngines(bad_seed=bad, batch_frames=10**9)
+    together.generate_delay = 0.05
+    _, second = run(together, "Other one two. Other three __mumble__ four. Other five.")
+    assert [r.quality.attempts for r in first] == [2, 1, 1]
+    assert [r.quality for r in first] == [r.quality for r in second]
+    for a, b in zip(first, second, strict=True):
+        assert np.array_equal(a.samples, b.samples) and a.words == b.words
+    assert scheduler_for(together).counters.chunks_done == len(together.seeds)
+    assert (p.chunks[0].text, attempt_seed(p.seed, 1)) in alone.seeds

@@ -142,6 +142,20 @@ def test_resolve_maps_openai_names_and_none_to_the_default(store_env) -> None:
         library.resolve("Nobody")
 
 
+def test_default_means_the_built_in_of_the_request_language(store_env) -> None:
+    library = open_library(store_env)
+    for name in ("default", "alloy", None):
+        assert library.resolve(name).info.name == "en-default"
+        assert library.resolve(name, "en").info.name == "en-default"
+        assert library.resolve(name, "zh").info.name == "zh-default"
+        assert library.resolve(name, "fr").info.name == "en-default", "no built-in for fr"
+    own = open_library(store_env, F5_DEFAULT_VOICE="carol")
+    own.register("carol", speech(3.0), "Carol speaks.", "en")
+    assert own.resolve("default", "zh").info.name == "carol", "the operator's default rules"
+    own.register("default", speech(3.0, 330.0), "A voice named default.", "en")
+    assert own.resolve("default", "zh").info.name == "default", "registered beats the mapping"
+
+
 def test_two_concurrent_registrations_leave_one_complete_voice(store_env, s3) -> None:
     libraries = [open_library(store_env) for _ in range(4)]
     start = threading.Barrier(len(libraries))

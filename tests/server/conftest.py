@@ -46,12 +46,12 @@ class GatedEngines(ToneEngines):
         self.released = threading.Semaphore(0)
         self.generated = 0
 
-    def generate(self, chunks, reference, options, seed):
-        held = chunks[0].text != OPENING
+    def generate(self, works):
+        held = works[0].chunk.text != OPENING
         if held and not self.released.acquire(timeout=GATE_TIMEOUT):
             raise RuntimeError("the test never released this chunk")
-        self.generated += len(chunks)
-        return super().generate(chunks, reference, options, seed)
+        self.generated += len(works)
+        return super().generate(works)
 
     def release(self, n: int = 1) -> None:
         for _ in range(n):

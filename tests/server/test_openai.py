@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import av
 import numpy as np
@@ -83,6 +84,29 @@ def test_sse_events(client, http_server) -> None:
     starts = [w["start"] for w in words]
     assert starts == sorted(starts) and words[-1]["end"] <= SECONDS
     assert words[2]["start"] >= 0.5, "the second chunk's words are on the output's timeline"
+
+
+
+def test_sse_done_carries_usage_and_the_stage_timings(client) -> None:
+    started = time.perf_counter()
+    response = client.audio.speech.create(model="tts-1", voice="alloy", input=TEXT,
+                                          response_format="pcm", stream_format="sse")
+    elapsed = time.perf_counter() - started
+    events = [json.loads(line[len("data: "):]) for line in response.text.splitlines()
+              if line.startswith("data: ")]
+    done = events[-1]
+    samples = sum(len(base64.b64decode(e["audio"])) // 2 for e in events
+                  if e["type"] == "speech.audio.delta")
+    frames = samples // 256  # output tokens: mel frames (hop 256 at 24 kHz)
+    assert done["usage"] == {"input_tokens": len(TEXT), "output_tokens": frames,
+                             "total_tokens": len(TEXT) + frames}
+    timings = done["timings"]
+    assert {"reference", "generate", "vocode", "align", "assemble", "encode"} <= set(timings)
+    assert set(timings) <= {"reference", "generate", "vocode", "align", "transcribe",
+                            "assemble", "encode", "wait"}
+    assert all(seconds >= 0 for seconds in timings.values())
+    # one clock, each moment in one stage: together within the request the client saw
+    assert sum(timings.values()) <= elapsed
 
 
 def test_keys_are_required_everywhere_but_ping(http_server) -> None:

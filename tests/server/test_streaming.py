@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 import threading
 
 import requests
@@ -13,6 +14,7 @@ from f5_runtime.api.stream import MAX_EVENT_SECONDS
 from f5_runtime.config import Settings
 from f5_runtime.engines.chunking import chunk_text, chunk_text_short_first
 from f5_runtime.io.storage import Storage
+from f5_runtime.serving.concurrent import AsyncHandler
 from f5_runtime.serving.queue_stream import streaming_handler
 from f5_runtime.serving.worker import Handler
 from runtime.conftest import wav_bytes
@@ -43,11 +45,13 @@ def test_a_client_that_leaves_cancels_the_rest(local_server) -> None:
     response = requests.post(f"{local_server.url}/v1/audio/speech", json=SPEECH, stream=True,
                              timeout=60)
     assert next(response.iter_content(chunk_size=None))
-    response.close()  # the client hangs up while chunk 2 waits
+    response.close()  # the client hangs up while chunk 2 waits (chunk 3 queued behind it)
+    local_server.wait_for(lambda h: h["chunks_cancelled"] > 0)  # the server noticed
     local_server.engines.release(3)  # let the device go on, if it still wanted to
     health = local_server.wait_for(lambda h: h["queue_depth"] == 0)
     assert health["chunks_cancelled"] >= 2, health
     assert health["chunks_generated"] + health["chunks_cancelled"] == 4
+    assert health["scheduler"]["chunks_dropped"] >= 1, "the queued chunk left the device queue"
     assert local_server.engines.generated <= 2, "no chunk generated for nobody"
 
 
@@ -128,7 +132,7 @@ def test_native_stream_over_http_events_then_result(http_server) -> None:
 
 def test_queue_worker_streams_jobs_that_ask(tmp_path) -> None:
     settings = Settings.from_env({"F5_TMP_DIR": str(tmp_path)})  # no bucket: inline outputs
-    handler = Handler(ToneEngines(), Storage(settings), settings)
+    handler = AsyncHandler(Handler(ToneEngines(), Storage(settings), settings), concurrency=2)
     voice = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
     text = "word " * 40 + ". " + FOUR  # a 12 s first sentence: split into several events
 
@@ -141,3 +145,41 @@ def test_queue_worker_streams_jobs_that_ask(tmp_path) -> None:
     assert max(e["duration"] for e in events[:-1]) <= MAX_EVENT_SECONDS
     plain = asyncio.run(collect({"text": FOUR, "voice_reference_url": voice}))
     assert len(plain) == 1 and "event" not in plain[0] and plain[0]["kind"] == "synthesize"
+
+
+def test_verify_is_an_extension_field(tmp_path) -> None:
+    """A chunk the test engine mumbles (even seeds) is sampled again unless `verify` is off."""
+    engines = ToneEngines()
+    local, thread = start_local(Settings.from_env({"F5_TMP_DIR": str(tmp_path)}), engines)
+    try:
+        for verify, sampled in (("off", 1), ("align", 2)):
+            engines.generate_calls.clear()
+            body = {**SPEECH, "input": "Hello __mumble__ words here.", "seed": 2,
+                    "verify": verify}
+            reply = requests.post(f"{local.url}/v1/audio/speech", json=body, timeout=60)
+            assert reply.status_code == 200 and reply.content, reply.text
+            assert len(engines.generate_calls) == sampled, (verify, engines.generate_calls)
+        bad = requests.post(f"{local.url}/v1/audio/speech", json={**SPEECH, "verify": "maybe"},
+                            timeout=60)
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "verify"
+    finally:
+        local.server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_a_runsync_client_that_leaves_stops_its_job(local_server) -> None:
+    voice = "data:audio/wav;base64," + base64.b64encode(wav_bytes(1.0)).decode()
+    body = json.dumps({"input": {"text": FOUR, "voice_reference_url": voice}}).encode()
+    host, port = local_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /runsync HTTP/1.1\r\nHost: test\r\nContent-Type: application/json"
+                     b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        # the first chunk is made; the second waits for the test
+        local_server.wait_for(lambda h: local_server.engines.generated == 1)
+    # the client hung up: the request ends without its chunks being released
+    health = local_server.wait_for(lambda h: h["queue_depth"] == 0)
+    assert health["runsync_cancelled"] == 1, health
+    assert health["scheduler"]["chunks_dropped"] >= 1, "its queued chunks left the device queue"
+    local_server.engines.release(3)  # the chunk already on the device may finish, no other
+    local_server.wait_for(lambda h: local_server.engines.generated >= 2)
+    assert local_server.engines.generated == 2, "no chunk generated for nobody"

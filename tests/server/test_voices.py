@@ -179,3 +179,24 @@ def test_upload_over_the_audio_size_limit_is_413(tmp_path) -> None:
     finally:
         local.server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_default_voice_is_the_built_in_of_the_language(tmp_path) -> None:
+    settings = Settings.from_env({"F5_TMP_DIR": str(tmp_path), "F5_LANGUAGES": "en,zh",
+                                  "F5_VOICES_DIR": str(tmp_path / "voices"),
+                                  "F5_LOCKS_DIR": str(tmp_path / "locks")})
+    engines = ToneEngines()
+    local, thread = start_local(settings, engines)
+    try:
+        client = openai.OpenAI(base_url=f"{local.url}/v1", api_key="none", max_retries=0)
+        for language in ("en", "zh"):
+            before = len(engines.reference_languages)
+            speech = client.audio.speech.create(model="tts-1", voice="default", input=TEXT,
+                                                response_format="pcm",
+                                                extra_body={"language": language})
+            assert len(speech.content) > 1000
+            # the built-in of that language was prepared for it (each once: then cached)
+            assert engines.reference_languages[before:] == [language]
+    finally:
+        local.server.should_exit = True
+        thread.join(timeout=30)

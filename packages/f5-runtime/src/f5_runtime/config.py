@@ -20,6 +20,7 @@ from f5_runtime.errors import ConfigError
 from f5_runtime.io.s3_endpoint import parse_bucket_endpoint
 
 TTS_MODELS = ("F5TTS_v1_Base", "E2TTS_Base", "tiny")
+TTS_DTYPES = ("auto", "float16", "bfloat16", "float32")
 
 
 class _Env:
@@ -111,6 +112,14 @@ class Settings:
     load_format: str  # "auto" (files on the volume) or "dummy" (random weights)  F5_LOAD_FORMAT
     tts_model: str  # F5TTS_v1_Base | E2TTS_Base | tiny                           F5_TTS_MODEL
     device: str  # "auto", "cuda", "cpu"                                           F5_DEVICE
+    # the F5-TTS transformer's dtype: "auto" is f5-tts's own rule (float16 on CUDA devices of
+    # compute capability 7.0+, float32 elsewhere); bfloat16 needs 8.0+ (engines/device.py)
+    tts_dtype: str  # auto | float16 | bfloat16 | float32                           F5_TTS_DTYPE
+    # the transformer blocks through torch.compile (engines/compile.py): faster sampling
+    # after a longer start (the warm-up compiles); dynamic shapes, so lengths never recompile
+    compile: bool  # F5_COMPILE (default off)
+    # one short synthesis at start, so that the first job pays no first-call costs   F5_WARMUP
+    warmup: bool
     languages: tuple[str, ...]  # alignment languages fetched and warm-loaded     F5_LANGUAGES
     asr_model: str  # faster-whisper model name or local directory               F5_ASR_MODEL
     # Whisper stays in memory after its first use (else freed after each transcription); on by
@@ -118,6 +127,9 @@ class Settings:
     asr_keep_loaded: bool  # F5_ASR_KEEP_LOADED
     refs_cache_mb: int  # bound of the prepared-references cache                  F5_REFS_CACHE_MB
     tts_batch_frames: int  # mel frames (chunks x length) sampled in one batch  F5_TTS_BATCH_FRAMES
+    # jobs a queue worker runs at once (their CPU stages overlap, their chunks share batches);
+    # 0: chosen from GPU memory (engines/device.py default_concurrency)  F5_CONCURRENCY
+    concurrency: int
     hf_home: Path  # Hugging Face cache (hub/ inside)       HF_HOME (default <models>/hf)
     torch_home: Path  # torch hub checkpoints (torchaudio)  TORCH_HOME (default <models>/torch)
     nltk_data: Path  # NLTK punkt_tab          NLTK_DATA (first entry; default <models>/nltk)
@@ -189,11 +201,15 @@ class Settings:
             load_format=e.choice("F5_LOAD_FORMAT", "auto", ("auto", "dummy")),
             tts_model=e.choice("F5_TTS_MODEL", "F5TTS_v1_Base", TTS_MODELS),
             device=e.choice("F5_DEVICE", "auto", ("auto", "cuda", "cpu")),
+            tts_dtype=e.choice("F5_TTS_DTYPE", "auto", TTS_DTYPES),
+            compile=e.bool("F5_COMPILE", False),
+            warmup=e.bool("F5_WARMUP", True),
             languages=languages or ("en",),
             asr_model=e.str("F5_ASR_MODEL", "large-v2"),
             asr_keep_loaded=e.bool("F5_ASR_KEEP_LOADED", True),
             refs_cache_mb=e.int("F5_REFS_CACHE_MB", 2048, minimum=1),
             tts_batch_frames=e.int("F5_TTS_BATCH_FRAMES", 24_000, minimum=1),
+            concurrency=e.int("F5_CONCURRENCY", 0, minimum=0),
             hf_home=e.path("HF_HOME", models_dir / "hf"),
             torch_home=e.path("TORCH_HOME", models_dir / "torch"),
             nltk_data=Path(nltk_data) if nltk_data else models_dir / "nltk",

@@ -10,8 +10,9 @@
     ├── StorageError               outputs could not be written (after retries)
     ├── ModelMissingError          a model is not on the volume: names it and `fetch-models`
     ├── WorkerStopping             SIGTERM: the running job was abandoned (and cleaned up)
-    ├── JobCancelled               its client went away or its time ran out: the rest dropped
+    ├── JobCancelled               cancelled (RunPod's stop channel, a client gone, time ran out)
     └── EngineError                synthesis/alignment failed
+        ├── DeviceOutOfMemory      a sampler call ran out of memory (the scheduler splits it)
         └── WorkerBrokenError      the GPU/models are unusable (e.g. CUDA error): replace worker
 """
 
@@ -57,12 +58,18 @@ class WorkerStopping(RuntimeFailure):
 
 
 class JobCancelled(RuntimeFailure):
-    """The job was stopped between two stages: its client disconnected or it ran past its
-    time limit. Nothing more is generated for it; its outputs are removed like a failure's."""
+    """The job was cancelled while it ran (RunPod's stop channel, its client disconnected, or
+    it ran past its time limit): its queued chunks are dropped, its outputs removed like a
+    failure's."""
 
 
 class EngineError(RuntimeFailure):
     pass
+
+
+class DeviceOutOfMemory(EngineError):
+    """One sampler call did not fit in device memory. Raised with no OutOfMemoryError attached
+    (as neither cause nor context), so that it never reads as a broken GPU."""
 
 
 class WorkerBrokenError(EngineError):

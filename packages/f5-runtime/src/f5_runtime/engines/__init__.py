@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from f5_runtime.engines.types import (
         Audio,
         ChunkPlan,
+        ChunkWork,
         SynthesisOptions,
         Transcript,
         Word,
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
 class Engines(Protocol):
     sample_rate: int  # Hz of the synthesized audio
-    # Mel frames one sampler call may hold (each chunk's `window`, times the batch size);
-    # 0: one chunk per call (on CPU a batch is slower than one chunk at a time).
+    # Mel frames one sampler call may hold (the longest chunk's `window`, times the batch
+    # size); 0: one chunk per call (on CPU a batch is slower than one chunk at a time).
     batch_frames: int
 
     def prepare_reference(
@@ -47,14 +48,9 @@ class Engines(Protocol):
         """`text` split into chunks, each with its length; ValidationError when it is empty."""
         ...
 
-    def generate(
-        self,
-        chunks: Sequence[ChunkPlan],
-        reference: PreparedReference,
-        options: SynthesisOptions,
-        seed: int,
-    ) -> Any:
-        """Sample the chunks' mel spectrograms in one call (chunks of one `frames` only)."""
+    def generate(self, works: Sequence[ChunkWork]) -> Any:
+        """Sample the chunks' mel spectrograms in one call: chunks of any jobs that share one
+        `batch_key`; DeviceOutOfMemory when they do not fit (the scheduler splits them)."""
         ...
 
     def vocode(self, generated: Any) -> list[np.ndarray]:

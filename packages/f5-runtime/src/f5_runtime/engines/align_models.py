@@ -38,6 +38,38 @@ class ModelSource:
         raise NotImplementedError
 
 
+# transformers imports these whenever they are installed (f5-tts's dependencies install both)
+# from the modules Wav2Vec2ForCTC loads, for code the aligner never runs: scikit-learn for
+# assisted generation, torchvision for image processors (≈ 6 s of a worker's start).
+UNUSED_TRANSFORMERS_EXTRAS = ("_sklearn_available", "_torchvision_available")
+# nltk's package __init__ imports its optional scikit-learn classifier wrapper, which imports
+# scikit-learn when it can (ImportError is expected there); whisperx only splits sentences.
+HIDDEN_DURING_IMPORT = ("sklearn",)
+
+
+def import_alignment() -> None:
+    """Import whisperx's alignment (transformers' Wav2Vec2, nltk) without the extras above:
+    they are marked absent for transformers (only modules imported afterwards see it, so this
+    runs before anything imports transformers' models: the worker's start), and scikit-learn
+    is hidden while nltk imports, then visible again to anyone who imports it later."""
+    import importlib
+    import sys
+
+    import transformers.utils.import_utils as available
+
+    for flag in UNUSED_TRANSFORMERS_EXTRAS:
+        if hasattr(available, flag):  # private flags: a renamed one is left alone (a test
+            setattr(available, flag, False)  # then sees the import come back)
+    hidden = [name for name in HIDDEN_DURING_IMPORT if name not in sys.modules]
+    sys.modules.update(dict.fromkeys(hidden))  # None: `import sklearn` raises ImportError
+    try:
+        importlib.import_module("whisperx.alignment")
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 class VolumeModels(ModelSource):
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -18,13 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from f5_runtime.engines.align_models import ASR_COMPUTE_TYPE, ModelSource, use_nltk_data
-from f5_runtime.engines.f5 import (
-    architecture,
-    build_vocos,
-    import_f5_infer,
-    vocos_config,
-    vocos_size,
-)
+from f5_runtime.engines.f5 import build_cfm, build_vocos, vocos_config, vocos_size
 
 # ---------------------------------------------------------------------------- F5-TTS, Vocos
 
@@ -42,30 +36,13 @@ def randomize_zero_init(model: Any, seed: int = 0) -> None:
 
 
 def build_dummy_cfm(name: str, attn_backend: str = "torch", seed: int = 0):
-    """The CFM model f5-tts's load_model builds, with random weights (no checkpoint)."""
+    """The CFM model a checkpoint of `name` loads into, with random weights (no checkpoint)."""
     import torch
-    from f5_tts.model import CFM
-    from f5_tts.model.utils import get_tokenizer
 
     from f5_runtime.models.manifest import packaged_f5_vocab
 
-    upstream = import_f5_infer()
-    backbone, arch = architecture(name, attn_backend)
-    vocab_char_map, vocab_size = get_tokenizer(str(packaged_f5_vocab()), "custom")
     torch.manual_seed(seed)
-    model = CFM(
-        transformer=backbone(**arch, text_num_embeds=vocab_size, mel_dim=upstream.n_mel_channels),
-        mel_spec_kwargs=dict(
-            n_fft=upstream.n_fft,
-            hop_length=upstream.hop_length,
-            win_length=upstream.win_length,
-            n_mel_channels=upstream.n_mel_channels,
-            target_sample_rate=upstream.target_sample_rate,
-            mel_spec_type="vocos",
-        ),
-        odeint_kwargs=dict(method="euler"),
-        vocab_char_map=vocab_char_map,
-    )
+    model = build_cfm(name, attn_backend, str(packaged_f5_vocab()))
     randomize_zero_init(model, seed)
     return model.eval()
 

@@ -1,18 +1,17 @@
 """The F5-TTS engine: load once, then sample chunks' mel spectrograms and vocode them.
 
-Loading goes through f5-tts's own `load_model` / `load_vocoder` from the files on the volume
+Loading builds f5-tts's own modules (f5.py) and reads the files on the volume into them
 (models/manifest.py says where); `F5_LOAD_FORMAT=dummy` builds the same modules with random
 weights and no files (dummy.py). `F5_TTS_MODEL=tiny` is a tiny DiT (and Vocos) for smoke
 tests; the test fixtures save exactly these architectures in the real file formats.
 
-What to sample is decided elsewhere: planning.py gives each chunk its length, the flow
-decides which chunks share a sampler call (`generate`) and in what order.
+What to sample is decided elsewhere: planning.py gives each chunk its length, the engine
+scheduler (flow/scheduler.py) decides which chunks, of any jobs, share a sampler call.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import threading
 import time
@@ -22,30 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from f5_runtime.engines.f5 import HOP, TARGET_RMS, architecture, import_f5_infer
-from f5_runtime.errors import EngineError
+from f5_runtime.engines.f5 import HOP, TARGET_RMS, build_cfm, checkpoint_weights, load_vocos
+from f5_runtime.errors import DeviceOutOfMemory
 
 if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines.device import DeviceChoice
-    from f5_runtime.engines.reference import PreparedReference
-    from f5_runtime.engines.types import ChunkPlan, SynthesisOptions
+    from f5_runtime.engines.types import ChunkWork
 
 log = logging.getLogger(__name__)
 
 
-@contextlib.contextmanager
-def _quiet_stdout(what: str):
-    """f5-tts's loaders print; keep the worker's stdout for logs and say it at debug level."""
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        yield
-    if buf.getvalue().strip():
-        log.debug("%s: %s", what, " | ".join(buf.getvalue().split("\n")))
-
-
 def load_models(settings: Settings, choice: DeviceChoice):
-    """(CFM, vocoder) on the chosen device: from the volume, or random (F5_LOAD_FORMAT=dummy)."""
+    """(CFM, vocoder) on the chosen device: from the volume, or random (F5_LOAD_FORMAT=dummy).
+    The CFM in the chosen dtype, the vocoder in float32 (its output is the waveform)."""
     name = settings.tts_model
     if settings.load_format == "dummy":
         from f5_runtime.engines.dummy import build_dummy_cfm, build_dummy_vocoder
@@ -55,40 +44,25 @@ def load_models(settings: Settings, choice: DeviceChoice):
         return model, build_dummy_vocoder(name).to(choice.device)
     from f5_runtime.models import manifest
 
-    upstream = import_f5_infer()
     checkpoint, vocab = manifest.tts_checkpoint(settings)
-    backbone, arch = architecture(name, choice.attn_backend)
-    with _quiet_stdout("load_model"):
-        model = upstream.load_model(
-            backbone,
-            arch,
-            str(checkpoint),
-            mel_spec_type="vocos",
-            vocab_file=str(vocab),
-            device=choice.device,
-        )
-    with _quiet_stdout("load_vocoder"):
-        vocoder = upstream.load_vocoder(
-            "vocos",
-            is_local=True,
-            local_path=str(manifest.vocoder_dir(settings)),
-            device=choice.device,
-        )
-    return model.eval(), vocoder
+    model = build_cfm(name, choice.attn_backend, str(vocab))
+    model.load_state_dict(checkpoint_weights(checkpoint))
+    vocoder = load_vocos(manifest.vocoder_dir(settings))
+    return model.to(choice.device, choice.torch_dtype()).eval(), vocoder.to(choice.device)
 
 
 @dataclass(frozen=True)
 class Mels:
-    """What `generate` returns: the chunks' mel spectrograms, still on the device."""
+    """What `generate` returns: each chunk's mel spectrogram, still on the device."""
 
-    mel: Any  # torch.Tensor (batch, n_mels, frames), float32
-    reference_rms: float  # the output is brought back to the reference's loudness
+    mels: list[Any]  # torch.Tensor (n_mels, frames) per chunk, float32
+    reference_rms: list[float]  # each output is brought back to its reference's loudness
 
 
 class TTSEngine:
-    """The loaded model and vocoder; one device call at a time (a lock), any number of callers.
-    `batch_frames` (F5_TTS_BATCH_FRAMES) bounds the mel frames, batch x window, sampled at
-    once; out of memory halves the batch."""
+    """The loaded model and vocoder; one device call at a time (a lock), any number of callers
+    (in the service, one: the engine scheduler). `batch_frames` (F5_TTS_BATCH_FRAMES) bounds
+    the mel frames, batch x longest window, sampled at once."""
 
     def __init__(self, model, vocoder, choice: DeviceChoice, name: str, batch_frames: int):
         self.model = model
@@ -113,81 +87,130 @@ class TTSEngine:
         )
         return engine
 
-    def generate(
-        self,
-        chunks: Sequence[ChunkPlan],
-        ref: PreparedReference,
-        options: SynthesisOptions,
-        seed: int,
-    ) -> Mels:
-        """Sample the chunks (all of one length) in one call, halving it on out-of-memory.
-        `seed` seeds each chunk's noise alike, so a chunk is the same batched or alone.
+    def generate(self, works: Sequence[ChunkWork]) -> Mels:
+        """Sample the chunks in one call: any references, lengths and seeds, one `batch_key`.
+        Out of memory raises DeviceOutOfMemory (the scheduler splits the batch).
 
-        A halved batch is retried after the `except` block has been left: inside it the
-        exception's traceback keeps the failed attempt's tensors alive (so the retry would
-        mostly run out of memory again), and an error raised there would carry the OOM as its
-        `__context__`, which `worker.is_broken` reads as a broken GPU."""
+        It is raised after the `except` block has been left: inside it the exception's
+        traceback keeps the failed attempt's tensors alive (so a retry would mostly run out of
+        memory again), and an error raised there would carry the OOM as its `__context__`,
+        which `worker.is_broken` reads as a broken GPU."""
         import torch
 
-        if len({c.frames for c in chunks}) != 1:
-            raise ValueError("a sampler call takes chunks of one length only")
+        if len({w.batch_key for w in works}) != 1:
+            raise ValueError("a sampler call takes chunks of one steps/guidance/sway only")
         out_of_memory = False
         with self._lock:
             try:
-                return Mels(self._sample(chunks, ref, options, seed), ref.rms)
+                return Mels(self._sample(works), [w.reference.rms for w in works])
             except torch.OutOfMemoryError:
                 out_of_memory = True  # handled below, once the failed attempt is released
         assert out_of_memory
         if self.choice.is_cuda:
             torch.cuda.empty_cache()
-        if len(chunks) == 1:
-            raise EngineError(
-                "out of GPU memory for one chunk: send shorter text (or lower "
-                "F5_TTS_BATCH_FRAMES if other work shares this GPU)"
-            )
-        log.warning("out of memory for a batch of %d chunks: halving it", len(chunks))
-        half = len(chunks) // 2
-        first = self.generate(chunks[:half], ref, options, seed)
-        second = self.generate(chunks[half:], ref, options, seed)
-        return Mels(torch.cat([first.mel, second.mel]), ref.rms)
+        raise DeviceOutOfMemory(f"out of GPU memory sampling {len(works)} chunk(s)")
 
-    def _sample(self, chunks, ref: PreparedReference, options, seed: int):
+    def _sample(self, works: Sequence[ChunkWork]) -> list[Any]:
         import torch
         from f5_tts.model.utils import convert_char_to_pinyin
+        from torch.nn.utils.rnn import pad_sequence
 
         device = self.choice.device
-        audio = torch.from_numpy(ref.samples).to(device)[None]
-        rms = max(ref.rms, 1e-6)
-        if rms < TARGET_RMS:  # as upstream: quiet references raised, output lowered back
-            audio = audio * (TARGET_RMS / rms)
-        ref_frames = audio.shape[-1] // HOP
-        frames = chunks[0].frames
-        texts = convert_char_to_pinyin([ref.model_text() + c.model_text for c in chunks])
-        fork = [torch.device(device)] if self.choice.is_cuda else []
-        with torch.inference_mode(), torch.random.fork_rng(devices=fork):
-            cond = self.model.mel_spec(audio).permute(0, 2, 1).expand(len(chunks), -1, -1)
-            mel, _ = self.model.sample(
-                cond=cond,
-                text=texts,
-                duration=ref_frames + frames,
-                steps=options.nfe_steps,
-                cfg_strength=options.cfg_strength,
-                sway_sampling_coef=options.sway_sampling_coef,
-                seed=seed,  # seeds each chunk's noise; the global RNG is restored by fork_rng
-            )
-            mel = mel[:, ref_frames : ref_frames + frames].float().permute(0, 2, 1)
+        conds, ref_frames = [], []
+        with torch.inference_mode():
+            for work in works:
+                audio = torch.from_numpy(work.reference.samples).to(device)[None]
+                rms = max(work.reference.rms, 1e-6)
+                if rms < TARGET_RMS:  # as upstream: quiet references raised, output lowered
+                    audio = audio * (TARGET_RMS / rms)
+                conds.append(self.model.mel_spec(audio)[0].permute(1, 0))
+                ref_frames.append(audio.shape[-1] // HOP)
+            lens = torch.tensor([c.shape[0] for c in conds], device=device)
+            texts = convert_char_to_pinyin([w.reference.model_text() + w.chunk.model_text
+                                            for w in works])
+            # as CFM.sample: at least the text's and the reference's length plus one frame
+            duration = torch.tensor([max(r + w.chunk.frames, len(t) + 1, r + 1) for r, w, t
+                                     in zip(ref_frames, works, texts, strict=True)],
+                                    device=device)
+            options = works[0].options
+            noise = [chunk_noise(w.seed, int(d), self.model.num_channels, device,
+                                 self.model_dtype()) for w, d in zip(works, duration,
+                                                                     strict=True)]
+            with own_noise(noise):
+                mel, _ = self.model.sample(
+                    cond=pad_sequence(conds, batch_first=True),
+                    text=texts,
+                    duration=duration if len(works) > 1 else int(duration[0]),
+                    lens=lens,
+                    steps=options.nfe_steps,
+                    cfg_strength=options.cfg_strength,
+                    sway_sampling_coef=options.sway_sampling_coef,
+                    seed=None,  # each chunk's noise is its own (chunk_noise)
+                )
+            out = [mel[i, r : r + w.chunk.frames].float().permute(1, 0)
+                   for i, (r, w) in enumerate(zip(ref_frames, works, strict=True))]
             if self.choice.is_cuda:
                 torch.cuda.synchronize()  # so that the time of sampling is not billed to vocode
-        return mel
+        return out
+
+    def model_dtype(self):
+        return next(self.model.parameters()).dtype
 
     def vocode(self, mels: Mels) -> list[np.ndarray]:
-        """Each chunk's waveform, float32 at TTS_SAMPLE_RATE, at the reference's loudness."""
+        """Each chunk's waveform, float32 at TTS_SAMPLE_RATE, at its reference's loudness.
+        Chunks of one length are decoded together (padding would change the last samples)."""
         import torch
 
-        rms = max(mels.reference_rms, 1e-6)
+        waves: list[np.ndarray | None] = [None] * len(mels.mels)
+        groups: dict[int, list[int]] = {}
+        for i, mel in enumerate(mels.mels):
+            groups.setdefault(mel.shape[-1], []).append(i)
         with self._lock, torch.inference_mode():
-            wave = self.vocoder.decode(mels.mel)
-            if rms < TARGET_RMS:
-                wave = wave * (rms / TARGET_RMS)
-            wave = wave.float().cpu().numpy()
-        return [np.ascontiguousarray(row, dtype=np.float32) for row in wave]
+            for indices in groups.values():
+                decoded = self.vocoder.decode(torch.stack([mels.mels[i] for i in indices]))
+                decoded = decoded.float().cpu().numpy()
+                for row, i in zip(decoded, indices, strict=True):
+                    rms = max(mels.reference_rms[i], 1e-6)
+                    if rms < TARGET_RMS:
+                        row = row * (rms / TARGET_RMS)
+                    waves[i] = np.ascontiguousarray(row, dtype=np.float32)
+        return waves  # type: ignore[return-value]
+
+
+def chunk_noise(seed: int, frames: int, channels: int, device: str, dtype) -> Any:
+    """The starting noise of one chunk: what f5-tts draws for it after `torch.manual_seed(seed)`
+    (the same on its own or in any batch)."""
+    import torch
+
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return torch.randn(frames, channels, generator=generator, device=device, dtype=dtype)
+
+
+class _NoiseTorch:
+    """`torch` as f5-tts's CFM module sees it inside `own_noise`: `randn` hands out the given
+    noises in order, everything else is torch."""
+
+    def __init__(self, torch_module, noise: list[Any]):
+        self._torch = torch_module
+        self._noise = list(noise)
+
+    def randn(self, *args, **kwargs):
+        return self._noise.pop(0)
+
+    def __getattr__(self, name: str):
+        return getattr(self._torch, name)
+
+
+@contextlib.contextmanager
+def own_noise(noise: list[Any]):
+    """CFM.sample seeds every sample of a batch with one seed (`torch.manual_seed(seed)` before
+    each draw): here each chunk's noise comes from its own seed instead. Only CFM.sample's
+    module sees the swap, and only the device-owning thread samples (no other caller)."""
+    from f5_tts.model import cfm
+
+    real = cfm.torch
+    cfm.torch = _NoiseTorch(real, noise)
+    try:
+        yield
+    finally:
+        cfm.torch = real

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from f5_runtime.engines.reference import PreparedReference
+
 
 @dataclass(frozen=True)
 class Audio:
@@ -116,6 +118,23 @@ class ChunkPlan:
     # added to the last chunk
     frames: int  # mel frames generated after the reference
     window: int  # mel frames the sampler computes for it: the reference's + `frames`
+
+
+@dataclass(frozen=True)
+class ChunkWork:
+    """One chunk to sample, with everything it needs: chunks of different jobs (references,
+    seeds) share a sampler call when their `batch_key`s are equal."""
+
+    chunk: ChunkPlan
+    reference: PreparedReference
+    options: SynthesisOptions
+    seed: int  # seeds this chunk's own noise: the chunk is the same batched or alone
+
+    @property
+    def batch_key(self) -> tuple[int, float, float]:
+        """What every chunk of one sampler call must share: steps, guidance, sway."""
+        o = self.options
+        return (o.nfe_steps, o.cfg_strength, o.sway_sampling_coef)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ Stages, each meaning one thing:
     encode      the audio encoded to the output format
     subtitles   subtitles rendered
     publish     outputs uploaded (or inlined) and the job's temp dir removed
+    wait        an HTTP stream paused between chunks (other requests' turns on the device,
+                the client reading)
 """
 
 from __future__ import annotations

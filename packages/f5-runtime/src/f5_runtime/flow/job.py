@@ -15,6 +15,7 @@ after an upload fails, the uploaded outputs are deleted.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,11 +32,13 @@ from f5_runtime.flow.chunks import (
     plan_speech,
     synthesize,
 )
-from f5_runtime.flow.clock import StageCallback, StageClock
+from f5_runtime.flow.clock import Stage, StageCallback, StageClock
+from f5_runtime.flow.control import JobControl
 from f5_runtime.flow.inputs import input_duration, job_workdir, load_input
 from f5_runtime.flow.voice_actions import run_voice_action
 from f5_runtime.io import audio as audio_io
 from f5_runtime.io.outputs import Publisher, choose_output
+from f5_runtime.io.s3 import WRITE_CHECK
 from f5_runtime.io.subtitles import CONTENT_TYPES as SUBTITLE_TYPES
 from f5_runtime.io.subtitles import render as render_subtitles
 
@@ -72,13 +75,15 @@ PieceCallback = Callable[[SpokenPiece], None]
 
 def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: Path,
             limits: Limits, clock: StageClock, voices: VoiceLibrary | None = None,
-            on_piece: PieceCallback | None = None) -> Artifacts:
+            on_piece: PieceCallback | None = None, control: JobControl | None = None
+            ) -> Artifacts:
     """Fetch the inputs, run the engines, assemble, encode the audio, render subtitles.
     `voices` resolves a request's `voice` (required when the request names one); `on_piece`
-    is given each piece of speech as the assembler releases it (a stream)."""
+    is given each piece of speech as the assembler releases it (a stream); `control` stops
+    the job from outside (control.py)."""
     if request.kind == "synthesize":
         artifacts = _synthesize(request, engines, inputs, workdir, limits, clock, voices,
-                                on_piece)
+                                on_piece, control)
     else:
         artifacts = _subtitle(request, engines, inputs, workdir, limits, clock)
     if request.options.create_subtitles:
@@ -92,7 +97,7 @@ def produce(request: JobRequest, *, engines: Engines, inputs: Inputs, workdir: P
 
 def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: Path,
                 limits: Limits, clock: StageClock, voices: VoiceLibrary | None,
-                on_piece: PieceCallback | None) -> Artifacts:
+                on_piece: PieceCallback | None, control: JobControl | None) -> Artifacts:
     assert request.text is not None
     url = request.voice_reference_url
     if url is not None or request.audio_url is not None:
@@ -108,14 +113,14 @@ def _synthesize(request: JobRequest, engines: Engines, inputs: Inputs, workdir: 
                                               request.reference_language())
     else:
         assert voices is not None, "a job naming a voice needs the voice library"
-        reference = voices.resolve(request.voice).reference
+        reference = voices.resolve(request.voice, language).reference
     clock.enter("generate")  # planning the chunks is the first step of generating them
     options = request.synthesis_options(target)
     if on_piece is not None:  # a stream: the first chunk short, for a fast first sound
         options = replace(options, first_chunk_scale=STREAM_FIRST_CHUNK_SCALE)
     plan = plan_speech(engines, request.text, reference, language, options,
                        request.verify_options())
-    speech = synthesize(engines, plan, clock, on_piece)
+    speech = synthesize(engines, plan, clock, control, on_piece)
     clock.enter("encode")
     fmt = request.options.output_format
     encoded = audio_io.encode(speech.audio, fmt)
@@ -173,12 +178,20 @@ def publish(artifacts: Artifacts, publisher: Publisher) -> JobResult:
 
 def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
             settings: Settings, on_stage: StageCallback | None = None,
-            voices: VoiceLibrary | None = None, on_piece: PieceCallback | None = None
-            ) -> JobResult | VoiceActionResult:
+            voices: VoiceLibrary | None = None, on_piece: PieceCallback | None = None,
+            control: JobControl | None = None) -> JobResult | VoiceActionResult:
     """The endpoint's job: a request in, published outputs out (or an exception, nothing left).
     A voice management job returns what its action did. With `on_piece`, a synthesis also
-    hands over its speech piece by piece as it is made."""
-    clock = StageClock(on_stage)
+    hands over its speech piece by piece as it is made. `control` lets the caller stop it
+    from another thread (control.py)."""
+    control = control or JobControl()
+
+    def staged(stage: Stage) -> None:
+        control.check()  # a stopped job goes no further
+        if on_stage is not None:
+            on_stage(stage)
+
+    clock = StageClock(staged)
     clock.enter("validate")  # everything that can be known before the GPU works
     limits = Limits.from_settings(settings)
     request = parse_input(raw_input, limits)
@@ -189,16 +202,20 @@ def run_job(raw_input: Any, job_id: str, *, engines: Engines, storage: Storage,
     check_languages_served(request, settings.languages)
     place = choose_output(settings, job_id, request.output_bucket(), request.input_urls())
     if place is not None:
+        # a job stopped while its thread is still in the check leaves no check object behind
+        control.on_stop(lambda: storage.s3.delete(place, WRITE_CHECK, quiet=True))
         storage.s3.check_writable(place)
     log.info("job %s: %s%s, output %s", job_id, request.kind,
              " (dubbing)" if request.is_dubbing else "",
              place.url("") if place else "inline")
     publisher = storage.publisher(place)
+    control.on_stop(publisher.rollback)
     try:
         with job_workdir(settings, job_id) as workdir:
+            control.on_stop(lambda: shutil.rmtree(workdir, ignore_errors=True))
             artifacts = produce(request, engines=engines, inputs=storage.inputs,
                                 workdir=workdir, limits=limits, clock=clock, voices=voices,
-                                on_piece=on_piece)
+                                on_piece=on_piece, control=control)
             clock.enter("publish")
             result = publish(artifacts, publisher)
     except BaseException:

@@ -11,7 +11,8 @@ text is checked.
 `ChunkChecker` is the one place that decides (`check`, then `next_seed`): another attempt
 with the next seed of the job's deterministic sequence (`attempt_seed`) while the chunk fails,
 up to `max_attempts` and within the job's time budget; then the best attempt is kept
-(`best`), passed or not. The chunk flow (chunks.py) calls it; so can a scheduler.
+(`best`), passed or not. The chunk flow (chunks.py) calls it and submits the next attempt to
+the engine scheduler; transcription runs through `run` (the scheduler's device thread).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import hashlib
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from f5_runtime.engines.normalize import comparable_words
 from f5_runtime.engines.types import Audio, ChunkPlan, Rejection, VerifyOptions, Word
@@ -127,8 +129,10 @@ class ChunkChecker:
     when the checker is made)."""
 
     def __init__(self, engines: Engines, options: VerifyOptions, language: str,
-                 clock: StageClock | None = None):
+                 clock: StageClock | None = None,
+                 run: Callable[[Callable[[], Any]], Any] | None = None):
         self.engines = engines
+        self.run = run or (lambda fn: fn())  # runs engine work (the scheduler's `call`)
         self.options = options
         self.language = language
         self.clock = clock
@@ -148,8 +152,8 @@ class ChunkChecker:
         if self.options.mode == "asr":
             if self.clock is not None:
                 self.clock.enter("transcribe", index, count)
-            heard = comparable_words(self.engines.transcribe(audio, self.language).text,
-                                     self.language)
+            transcript = self.run(lambda: self.engines.transcribe(audio, self.language))
+            heard = comparable_words(transcript.text, self.language)
             expected = comparable_words(chunk.text, self.language)
         return judge(words, audio.duration, self.options, heard, expected)
 

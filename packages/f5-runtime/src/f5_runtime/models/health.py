@@ -1,8 +1,9 @@
 """`f5-runtime healthcheck [--json] [--require-models]`: can this environment serve?
 
-Imports the engines' code (f5-tts's model and inference modules, Vocos, WhisperX's
-alignment), runs one small op on the chosen device, and reports torch/CUDA, dtype and the
-attention backend, and which models are on the volume (paths only: no weights are loaded).
+Imports the engines' code (f5-tts's model, Vocos, WhisperX's alignment, faster-whisper), runs
+one small op on the chosen device, and reports torch/CUDA, every engine choice (device, dtype
+per model, attention, torch.compile, warm-up: `choices`, the same the worker logs at start),
+and which models are on the volume (paths only: no weights are loaded).
 
 Exit 0 when the environment can serve: the bootstrap runs this right after building an env
 and *before* `fetch-models`, so missing models are reported, not fatal, unless
@@ -22,7 +23,7 @@ from typing import Any
 from f5_runtime.errors import ModelMissingError, RuntimeFailure
 
 ENGINE_MODULES = {  # what each engine needs importable
-    "f5_tts": ("f5_tts.model", "f5_tts.infer.utils_infer"),
+    "f5_tts": ("f5_tts.model",),  # as serving imports them: f5.py, align_models.py
     "vocos": ("vocos",),
     "whisperx_alignment": ("whisperx.alignment",),
     "faster_whisper": ("faster_whisper",),
@@ -30,15 +31,18 @@ ENGINE_MODULES = {  # what each engine needs importable
 
 
 def _import_engines() -> dict[str, str]:
-    from f5_runtime.engines.f5 import import_f5_infer
+    from f5_runtime.engines.align_models import import_alignment
+    from f5_runtime.engines.f5 import import_f5_model
 
     out = {}
     for name, modules in ENGINE_MODULES.items():
         started = time.perf_counter()
         try:
             for module in modules:
-                if module == "f5_tts.infer.utils_infer":
-                    import_f5_infer()  # without pydub's no-ffmpeg warning
+                if module == "f5_tts.model":
+                    import_f5_model()
+                elif module == "whisperx.alignment":
+                    import_alignment()
                 else:
                     importlib.import_module(module)
         except Exception as exc:  # any import failure means this env cannot serve
@@ -85,15 +89,20 @@ def check() -> dict[str, Any]:
         report["torch"] = torch.__version__
         report["cuda_available"] = torch.cuda.is_available()
         report["cuda_version"] = torch.version.cuda
-        from f5_runtime.engines.device import choose_device, flash_attn_importable
+        from f5_runtime.engines.device import (
+            choose_device,
+            engine_choices,
+            flash_attn_importable,
+        )
 
-        choice = choose_device(settings.device)
+        choice = choose_device(settings.device, settings.tts_dtype)
         report.update(
             device=choice.device,
             device_name=choice.name,
             dtype=choice.dtype,
             attn_backend=choice.attn_backend,
             flash_attn=flash_attn_importable() if choice.is_cuda else None,
+            choices=engine_choices(choice, settings),
         )
         float(torch.ones(4, device=choice.device).sum())  # the device really computes
         report["engines"] = _import_engines()

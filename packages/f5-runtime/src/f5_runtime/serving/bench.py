@@ -26,7 +26,7 @@ from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
 
-from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.types import SynthesisOptions, VerifyOptions
 from f5_runtime.errors import ModelMissingError
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,9 @@ TEXTS = {
     ),
 }
 SEED = 1234
+# Verification off: bench measures the sampler (random weights always fail verification, and
+# their regenerations would count as sampler calls); benchmarks/quality_eval.py measures it.
+VERIFY = VerifyOptions(mode="off")
 
 
 def reference_bytes() -> bytes:
@@ -113,17 +116,42 @@ class PeakMemory:
 
 
 def speak(engines, voice, text: str, options: SynthesisOptions):
-    """One synthesis through the flow, as a job does it: (speech, stage timings)."""
+    """One synthesis through the flow, as a job does it (verification off: VERIFY): (speech,
+    stage timings, sampler calls)."""
     from f5_runtime.flow.chunks import plan_speech, synthesize
     from f5_runtime.flow.clock import StageClock
+    from f5_runtime.flow.scheduler import scheduler_for
 
+    counters = scheduler_for(engines).counters
+    batches_before = counters.batches
     clock = StageClock()
     clock.enter("reference")
     reference = engines.prepare_reference(voice, REFERENCE_TEXT, "en")
     clock.enter("generate")
-    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options), clock)
+    speech = synthesize(engines, plan_speech(engines, text, reference, "en", options, VERIFY),
+                        clock)
     clock.stop()
-    return speech, clock.timings
+    return speech, clock.timings, counters.batches - batches_before
+
+
+def measure(engines, voice, memory: PeakMemory, name: str, nfe: int) -> dict:
+    """One case: `TEXTS[name]` at `nfe` steps, its wall time, RTF, stages and peak memory."""
+    options = SynthesisOptions(nfe_steps=nfe, seed=SEED)
+    memory.reset()
+    t0 = time.perf_counter()
+    speech, stages, calls = speak(engines, voice, TEXTS[name], options)
+    wall = time.perf_counter() - t0
+    return {
+        "text": name,
+        "nfe": nfe,
+        "wall_s": round(wall, 3),
+        "audio_s": round(speech.audio.duration, 3),
+        "rtf": round(wall / speech.audio.duration, 4),
+        "chunks": len(speech.chunks),
+        "sampler_calls": calls,
+        "stages_s": {k: round(v, 3) for k, v in stages.items()},
+        "peak_memory_mb": round(memory.peak_mb(), 1),
+    }
 
 
 def run(settings, nfes: list[int], texts: list[str], repeat: int = 1) -> dict:
@@ -151,25 +179,7 @@ def _run(settings, nfes: list[int], texts: list[str], repeat: int) -> dict:
     memory = PeakMemory(choice.is_cuda)
     for name in texts:
         for nfe in nfes:
-            for _ in range(repeat):
-                memory.reset()
-                options = SynthesisOptions(nfe_steps=nfe, seed=SEED)
-                t0 = time.perf_counter()
-                speech, stages = speak(engines, voice, TEXTS[name], options)
-                wall = time.perf_counter() - t0
-                cases.append(
-                    {
-                        "text": name,
-                        "nfe": nfe,
-                        "wall_s": round(wall, 3),
-                        "audio_s": round(speech.audio.duration, 3),
-                        "rtf": round(wall / speech.audio.duration, 4),
-                        "chunks": len(speech.chunks),
-                        "sampler_calls": speech.calls,
-                        "stages_s": {k: round(v, 3) for k, v in stages.items()},
-                        "peak_memory_mb": round(memory.peak_mb(), 1),
-                    }
-                )
+            cases += [measure(engines, voice, memory, name, nfe) for _ in range(repeat)]
     return {
         "device": choice.device,
         "device_name": choice.name,

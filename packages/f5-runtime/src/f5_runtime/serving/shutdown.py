@@ -10,7 +10,8 @@ So while a job runs, `job_stop_guard` puts a handler in front of the installed o
 the signal on (the loop still stops after this job) and arms a timer of `grace` seconds. A job
 still running when the timer fires gets `WorkerStopping` raised inside it and unwinds like any
 failed job: uploaded outputs deleted, temp dir removed, an error result that says to retry.
-Handlers run in the main thread, where the SDK and uvicorn call a synchronous handler.
+Handlers run in the main thread, where the SDK and uvicorn call a synchronous handler. The
+concurrent worker's jobs run on threads of their own: concurrent.py bounds them its own way.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from f5_runtime.errors import WorkerStopping
 log = logging.getLogger(__name__)
 
 
+STOPPED_MESSAGE = ("the worker was stopped (SIGTERM) before this job finished; its outputs "
+                   "were removed: retry the job")
+
+
 def _abandon(signum: int, frame: Any) -> None:
-    raise WorkerStopping(
-        "the worker was stopped (SIGTERM) before this job finished; its outputs were removed: "
-        "retry the job"
-    )
+    raise WorkerStopping(STOPPED_MESSAGE)
 
 
 @contextmanager

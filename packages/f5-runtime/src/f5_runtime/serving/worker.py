@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from f5_runtime.config import Settings
     from f5_runtime.engines import Engines
     from f5_runtime.flow.clock import Stage, StageCallback
+    from f5_runtime.flow.control import JobControl
     from f5_runtime.flow.job import PieceCallback
     from f5_runtime.io.storage import Storage
     from f5_runtime.voices.library import VoiceLibrary
@@ -175,10 +176,16 @@ class Handler:
     def __call__(self, job: dict[str, Any]) -> dict[str, Any]:
         return self.run(job)
 
-    def run(self, job: dict[str, Any], *, on_piece: PieceCallback | None = None,
+    @staticmethod
+    def error(exc: BaseException, job_id: str) -> dict[str, Any]:
+        return error_result(exc, job_id, None)
+
+    def run(self, job: dict[str, Any], control: JobControl | None = None, *,
+            on_piece: PieceCallback | None = None,
             observe: StageCallback | None = None) -> dict[str, Any]:
-        """The job's output dict. `on_piece` gets its speech as it is made (a stream);
-        `observe` sees every stage and may raise JobCancelled to stop the job there."""
+        """One job's output dict, on the calling thread. `control` lets another thread stop
+        it; `on_piece` gets its speech as it is made (a stream); `observe` sees every stage
+        and may raise JobCancelled to stop the job there."""
         from f5_runtime.flow.job import run_job
         from f5_runtime.serving.shutdown import job_stop_guard
 
@@ -204,7 +211,8 @@ class Handler:
             with job_stop_guard(self.settings.stop_grace_seconds):
                 result = run_job(job.get("input"), job_id, engines=self.engines,
                                  storage=self.storage, settings=self.settings,
-                                 on_stage=on_stage, on_piece=on_piece, voices=self.voices)
+                                 on_stage=on_stage, on_piece=on_piece, voices=self.voices,
+                                 control=control)
         except Exception as exc:
             if isinstance(exc, UserError):
                 log.info("job %s rejected: %s", job_id, exc)
@@ -238,16 +246,23 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     """Load everything, then hand the process to the RunPod SDK with `rp_argv`."""
     log.info("%s", settings.summary())
     log.info("settings (secrets masked):\n%s", settings.describe())  # for the worker's logs
+    config: dict[str, Any]
     try:
-        handler: Callable[[dict], dict] = build_handler(settings)
+        handler = build_handler(settings)
     except ModelMissingError as exc:
         # Exiting would only make RunPod restart this worker for ever; stay up and say why.
         log.error("models missing, every job gets an error saying what to run: %s", exc)
-        handler = models_missing_handler(exc)
-    if isinstance(handler, Handler) and any(
-        flag in rp_argv for flag in ("--rp_serve_api", "--test_input")
-    ):
-        handler.report = None  # local modes have no RunPod to send progress to
+        config = {"handler": models_missing_handler(exc)}
+    else:
+        if any(flag in rp_argv for flag in ("--rp_serve_api", "--test_input")):
+            handler.report = None  # local modes have no RunPod to send progress to
+        config = concurrent_config(handler, settings)
+        if settings.queue_streaming:
+            from f5_runtime.serving.queue_stream import streaming_handler
+
+            # every yield is also returned, as a list, by /run and /runsync (RunPod's aggregate)
+            config.update(handler=streaming_handler(config["handler"]),
+                          return_aggregate_stream=True)
     if "--rp_log_level" not in rp_argv:
         rp_argv = [*rp_argv, "--rp_log_level", settings.sdk_log_level]
     # RunPod stops workers with SIGTERM. The SDK's job loop and uvicorn (`serve`) replace this
@@ -258,15 +273,19 @@ def run(settings: Settings, rp_argv: list[str]) -> int:
     import runpod
 
     sys.argv = [sys.argv[0], *rp_argv]  # the SDK reads its flags from sys.argv
-    if settings.queue_streaming and isinstance(handler, Handler):
-        from f5_runtime.serving.queue_stream import streaming_handler
-
-        # every yield is also returned, as a list, by /run and /runsync (RunPod's aggregate)
-        runpod.serverless.start({"handler": streaming_handler(handler),
-                                 "return_aggregate_stream": True})
-        return 0
-    runpod.serverless.start({"handler": handler})
+    runpod.serverless.start(config)
     return 0
+
+
+def concurrent_config(handler: Handler, settings: Settings) -> dict[str, Any]:
+    """The SDK's configuration for concurrent jobs (serving/concurrent.py)."""
+    from f5_runtime.serving.concurrent import AsyncHandler
+
+    concurrency = settings.concurrency or getattr(handler.engines, "default_concurrency", 1)
+    log.info("concurrent jobs: %d (%s)", concurrency,
+             "F5_CONCURRENCY" if settings.concurrency else "default for this device")
+    concurrent = AsyncHandler(handler, concurrency)
+    return {"handler": concurrent, "concurrency_modifier": concurrent.concurrency_modifier}
 
 
 def models_missing_handler(exc: ModelMissingError) -> Callable[[dict], dict]:

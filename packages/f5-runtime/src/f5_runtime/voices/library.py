@@ -3,7 +3,7 @@
     library = VoiceLibrary.from_settings(settings, prepare=engines.prepare_reference)
     library.list()                      -> [VoiceInfo]  built-ins first, then registered
     library.get(name)                   -> Voice        (info + prepared reference)
-    library.resolve(name or None)       -> Voice        what a request's voice field means
+    library.resolve(name or None, language) -> Voice    what a request's voice field means
     library.register(name, audio, text, language, overwrite, source) -> VoiceInfo
     library.delete(name)
 
@@ -13,11 +13,12 @@ a `voice_reference_url` gets), its transcript (given, or recognised once at regi
 its language and metadata. `register` prepares and stores it, so a job by name skips the
 fetch, decoding, clipping and ASR.
 
-Names follow names.py. `resolve` is the one place a requested voice is mapped: a registered
-or built-in voice by its name; no name, or one of OpenAI's standard voices (alloy, echo, ...)
-that is not registered, means the default voice (F5_DEFAULT_VOICE, `en-default` unless set);
-anything else is UnknownVoiceError. Errors: ValidationError (bad name, built-in changed),
-UnknownVoiceError, VoiceExistsError (errors.py), StorageError.
+Names follow names.py. `resolve` is the one place a requested voice is mapped: a registered or
+built-in voice by its name; no name, `default`, or one of OpenAI's standard voices (alloy,
+echo, ...) that is not registered, means the default voice: F5_DEFAULT_VOICE (`en-default`
+unless set), or, while that is a built-in, the built-in of the request's language if it has one
+(`zh-default` for `zh`); anything else is UnknownVoiceError. Errors: ValidationError (bad name,
+built-in changed), UnknownVoiceError, VoiceExistsError (errors.py), StorageError.
 
 Voices live in one store (store.py): the volume (`<root>/voices/`) or S3 (F5_VOICES_URL).
 Prepared voices are kept in memory (the CACHE_VOICES most recently used); every `get` reads
@@ -44,7 +45,7 @@ from f5_runtime.engines.f5 import TTS_SAMPLE_RATE
 from f5_runtime.engines.reference import PreparedReference
 from f5_runtime.errors import ConfigError, UnknownVoiceError, ValidationError
 from f5_runtime.voices.builtin import BUILTINS, builtin_info, recording
-from f5_runtime.voices.names import OPENAI_VOICES, check_name
+from f5_runtime.voices.names import DEFAULT_VOICE_NAMES, check_name
 from f5_runtime.voices.store import VoiceInfo, VoiceStore, exists
 
 if TYPE_CHECKING:
@@ -118,22 +119,30 @@ class VoiceLibrary:
                  info.content_hash[:12])
         return self._remember(Voice(info, reference_from(info, data)))
 
-    def resolve(self, name: str | None) -> Voice:
-        """The voice a request means by `name` (module docstring)."""
+    def resolve(self, name: str | None, language: str | None = None) -> Voice:
+        """The voice a request in `language` means by `name` (module docstring)."""
         if name is not None:
             try:
                 return self.get(name)
             except UnknownVoiceError:
-                if name not in OPENAI_VOICES:
+                if name not in DEFAULT_VOICE_NAMES:
                     raise
         try:
-            return self.get(self.default_voice)
+            return self.get(self.default_for(language))
         except UnknownVoiceError:
             raise UnknownVoiceError(
                 f"voice: the default voice {self.default_voice!r} (F5_DEFAULT_VOICE) is not "
                 "registered: name a voice, or ask the operator to register it or set "
                 f"F5_DEFAULT_VOICE to one of: {', '.join(i.name for i in self.list())}"
             ) from None
+
+    def default_for(self, language: str | None) -> str:
+        """The default voice's name for a request in `language`: an operator's own default
+        (F5_DEFAULT_VOICE) always; the built-ins give way to the one of the language."""
+        own = f"{language}-default"
+        if self.default_voice in BUILTINS and own in BUILTINS:
+            return own
+        return self.default_voice
 
     # --- writing -----------------------------------------------------------------------------
 

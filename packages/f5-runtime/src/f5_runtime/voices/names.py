@@ -18,6 +18,8 @@ OPENAI_VOICES = frozenset({
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer",
     "verse", "marin", "cedar",
 })
+# The names that mean "the default voice" unless a voice of that name is registered.
+DEFAULT_VOICE_NAMES = OPENAI_VOICES | {"default"}
 
 
 def is_voice_name(value: str) -> bool:

@@ -7,7 +7,7 @@ the native API, /ping and /health, on FastAPI + uvicorn.
     speech.py    POST /v1/audio/speech (audio or SSE, streamed chunk by chunk), GET /v1/models
     native.py    POST /runsync, /run, /status/{id}, /stream/{id}: the queue endpoint's API
     voices.py    GET/POST /v1/audio/voices, DELETE /v1/audio/voices/{name}; a speech `voice`
-    service.py   what the routes share: engines, the device lane, admission, counters
-    lane.py      the one owner of the device, the bounded queue, the counters
+    service.py   what the routes share: engines, the job runner, admission, counters
+    admission.py the bounded queue (429 beyond F5_MAX_QUEUE), the counters
     serve.py     the command: uvicorn on PORT (and PORT_HEALTH), engines loaded in background
 """

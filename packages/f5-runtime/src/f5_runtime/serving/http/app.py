@@ -1,11 +1,11 @@
 """The HTTP server's app: `build_app(settings, engines)`.
 
 Routes: /ping (liveness and readiness for RunPod's load balancer: 204 while the engines
-load, 200 when ready, 503 once a job broke the GPU), /health (the same with device, models
-and counters), the OpenAI routes (speech.py), the named voices (voices.py), the native API
-(native.py), and the web page at `/` when the package has one (`f5_runtime/serving/web/`).
-With F5_API_KEYS set, every route but /ping and the page's static files needs
-`Authorization: Bearer <key>`.
+load, 200 when ready, 503 once a job broke the GPU or the server is stopping), /health (the
+same with device, models and counters), the OpenAI routes (speech.py), the named voices
+(voices.py), the native API (native.py), and the web page at `/` when the package has one
+(`f5_runtime/serving/web/`). With F5_API_KEYS set, every route but /ping and the page's
+static files needs `Authorization: Bearer <key>`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ OPEN_PATHS = ("/ping",)  # answered without a key: the load balancer's health ch
 
 
 def ping(service: Service) -> Response:
-    if service.broken:
+    if service.broken or service.draining:
         return Response(status_code=503)
     return Response(status_code=200 if service.ready else 204)
 

@@ -24,7 +24,7 @@ from f5_runtime.errors import (
     UserError,
     VoiceExistsError,
 )
-from f5_runtime.serving.http.lane import Busy
+from f5_runtime.serving.http.admission import Busy
 from f5_runtime.serving.http.protocol import error_body
 from f5_runtime.serving.http.service import NotReady
 

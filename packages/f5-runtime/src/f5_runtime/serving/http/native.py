@@ -3,7 +3,9 @@
 against this server unchanged.
 
 - /runsync: `{"id", "status": "COMPLETED", "output"}` or `{"id", "status": "FAILED", "error"}`
-  (a bad request is a FAILED job with the reason, as on RunPod, and the server carries on);
+  (a bad request is a FAILED job with the reason, as on RunPod, and the server carries on); a
+  client that hangs up before the answer stops its job (queued chunks dropped, outputs
+  removed: `runsync_cancelled` counts them);
 - /run: `{"id", "status": "IN_QUEUE"}`; the job runs in the background; /status/{id} gives its
   state and, once done, its output or error (kept for the last `KEPT_JOBS` jobs);
 - `"stream": true` in the input: the job's speech as chunk events (api/stream.py), then a
@@ -20,7 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from f5_runtime.api.stream import result_event, spoken_events, wants_stream
 from f5_runtime.serving.http.errors import HttpError
@@ -65,24 +67,20 @@ async def _job_input(request: Request) -> Any:
 
 
 async def execute(service: Service, job: NativeJob, job_input: Any) -> None:
-    """Run one job on the device lane; its status, output or error end up in `job`."""
-    _, handler = service.require_ready()
-    deadline = service.deadline()
+    """Run one job; its status, output or error end up in `job`."""
+    service.require_ready()
     loop = asyncio.get_running_loop()
     streamed = wants_stream(job_input)
 
-    def on_piece(spoken: SpokenPiece) -> None:  # on the device thread
+    def on_piece(spoken: SpokenPiece) -> None:  # on the job's thread
         events = spoken_events(spoken, service.engines.sample_rate)  # type: ignore[union-attr]
         loop.call_soon_threadsafe(job.stream.extend, events)
         if spoken.chunk is not None:
             service.counters.chunks_generated += 1
 
-    def run() -> dict[str, Any]:
-        return handler.run({"id": job.id, "input": job_input},
-                           on_piece=on_piece if streamed else None, observe=deadline.check)
-
     job.status = "IN_PROGRESS"
-    output = await service.lane.call(run)
+    output = await service.run_job({"id": job.id, "input": job_input},
+                                   on_piece if streamed else None)
     if output.pop("refresh_worker", False):
         service.broken = True  # /ping turns unhealthy: the load balancer replaces this server
     if "error" in output:
@@ -95,14 +93,31 @@ async def execute(service: Service, job: NativeJob, job_input: Any) -> None:
 
 
 @router.post("/runsync")
-async def runsync(request: Request) -> dict[str, Any]:
+async def runsync(request: Request) -> Any:
     service: Service = request.app.state.service
     job_input = await _job_input(request)
     service.require_ready()
     job = NativeJob(str(uuid.uuid4()))
     with service.admission.admit():
-        await execute(service, job, job_input)
+        work = asyncio.ensure_future(execute(service, job, job_input))
+        gone = asyncio.ensure_future(_disconnected(request))
+        try:
+            await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not work.done():  # nobody waits for the answer: stop the job (concurrent.py)
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+            service.counters.runsync_cancelled += 1
+            log.info("job %s stopped: its client went away", job.id)
+            return Response(status_code=499)  # (nginx's "client closed request"; unread)
     return job.response()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has hung up (the body is read: all that can come is that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 @router.post("/run")

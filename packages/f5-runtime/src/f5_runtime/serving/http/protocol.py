@@ -2,8 +2,8 @@
 and OpenAI's error shape. Every rule about what a request may hold is here.
 
 `POST /v1/audio/speech` takes OpenAI's fields (`model`, `input`, `voice`, `response_format`,
-`speed`, `stream_format`, `instructions`) and three of ours (`seed`, `nfe_steps`,
-`language`). Unknown fields are refused (a typo should not pass silently).
+`speed`, `stream_format`, `instructions`) and four of ours (`seed`, `nfe_steps`,
+`language`, `verify`). Unknown fields are refused (a typo should not pass silently).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from f5_runtime.engines.types import SynthesisOptions
+from f5_runtime.engines.types import SynthesisOptions, VerifyOptions
 from f5_runtime.io.stream_audio import FORMATS
 
 # Accepted `model` names: ours, and OpenAI's (all served by the same F5-TTS model).
@@ -42,6 +42,8 @@ class SpeechRequest(BaseModel):
     seed: Annotated[int | None, Field(ge=0, le=2**32 - 1)] = None
     nfe_steps: Annotated[int, Field(ge=4, le=64)] = _DEFAULTS.nfe_steps
     language: str | None = None
+    # per-chunk verification, as the queue API's `options.verify` (its other thresholds default)
+    verify: Literal["off", "align", "asr"] = VerifyOptions().mode  # type: ignore[assignment]
 
     @field_validator("model")
     @classmethod
@@ -67,6 +69,9 @@ class SpeechRequest(BaseModel):
 
     def synthesis_options(self) -> SynthesisOptions:
         return SynthesisOptions(nfe_steps=self.nfe_steps, speed=self.speed, seed=self.seed)
+
+    def verify_options(self) -> VerifyOptions:
+        return VerifyOptions(mode=self.verify)
 
 
 assert set(FORMATS) == {"mp3", "opus", "aac", "flac", "wav", "pcm"}  # the Literal above

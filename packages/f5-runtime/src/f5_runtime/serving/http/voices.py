@@ -11,11 +11,12 @@ native API's jobs use):
 
 Built-in voices (en-default, zh-default) are read-only: registering over one or deleting one
 is 403. `speech_voice` is what a speech request's `voice` means: `library.resolve` (a
-registered or built-in name; OpenAI's standard names, unless registered, mean the default
-voice); any other name is 404 in OpenAI's error shape, saying how to list the voices.
+registered or built-in name; `default` and OpenAI's standard names, unless registered, mean
+the default voice of the request's language); any other name is 404 in OpenAI's error shape,
+saying how to list the voices.
 
 Reading and writing the store runs on a worker thread; preparing a voice (the engines) runs on
-the device lane, in turn with speech (the library's `prepare` is `lane.run`, service.py).
+the engine scheduler's device thread, between batches (the library's `prepare`, service.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from f5_runtime.errors import UnknownVoiceError, ValidationError, VoiceExistsErr
 from f5_runtime.io import audio as audio_io
 from f5_runtime.serving.http.errors import HttpError
 from f5_runtime.voices.builtin import BUILTINS
-from f5_runtime.voices.names import OPENAI_VOICES, name_problem
+from f5_runtime.voices.names import DEFAULT_VOICE_NAMES, name_problem
 
 if TYPE_CHECKING:
     from f5_runtime.engines.reference import PreparedReference
@@ -48,9 +49,9 @@ _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 def not_found(name: str) -> HttpError:
     return HttpError(404, f"no voice is named {name!r}: GET /v1/audio/voices lists this "
-                     "server's voices (OpenAI's standard names, such as 'alloy', mean the "
-                     "default voice); POST /v1/audio/voices adds one", param="voice",
-                     code="voice_not_found")
+                     "server's voices ('default' and OpenAI's standard names, such as "
+                     "'alloy', mean the default voice); POST /v1/audio/voices adds one",
+                     param="voice", code="voice_not_found")
 
 
 def read_only(name: str) -> HttpError:
@@ -66,14 +67,14 @@ def _checked_name(value: Any, param: str) -> str:
     return value
 
 
-async def speech_voice(service: Service, name: str) -> PreparedReference:
+async def speech_voice(service: Service, name: str, language: str) -> PreparedReference:
     """The prepared reference a speech request's `voice` names (module docstring)."""
     library = service.require_voices()
     _checked_name(name, "voice")
     try:
-        voice = await asyncio.to_thread(library.resolve, name)
+        voice = await asyncio.to_thread(library.resolve, name, language)
     except UnknownVoiceError as exc:
-        if name in OPENAI_VOICES:  # the default voice itself is missing: the library says so
+        if name in DEFAULT_VOICE_NAMES:  # the default voice itself is missing: the library says so
             raise HttpError(404, str(exc), param="voice", code="voice_not_found") from None
         raise not_found(name) from None
     return voice.reference
