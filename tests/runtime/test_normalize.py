@@ -4,10 +4,12 @@ the written words kept in word timings and subtitles, each timed by what it beca
 from __future__ import annotations
 
 import base64
+import itertools
 
 import pytest
 from f5_runtime.config import Settings
-from f5_runtime.engines.normalize import comparable_words, speakable, spoken_forms
+from f5_runtime.engines.chunking import MIN_BUDGET_BYTES, chunk_text
+from f5_runtime.engines.normalize import comparable_words, keep_together, speakable, spoken_forms
 from f5_runtime.flow.job import run_job
 from f5_runtime.io.storage import Storage
 
@@ -24,6 +26,14 @@ CASES = {
         ("3.50 €", "three euros fifty cents"),
         ("€0.50", "fifty cents"),
         ("€1", "one euro"),
+        ("€ 5", "five euros"),
+        ("$ 20.", "twenty dollars."),
+        ("5 EUR", "five euros"),
+        ("USD 20", "twenty dollars"),
+        ("20 USD", "twenty dollars"),
+        ("1 GBP", "one pound"),
+        ("EUR stays", "EUR stays"),  # no amount: kept as written
+        ("2 300", "two three hundred"),  # thousands apart only in French and German
         ("50%", "fifty percent"),
         ("1990s", "nineteen nineties"),
         ("2024-03-05", "March fifth twenty twenty four"),
@@ -49,6 +59,18 @@ CASES = {
         ("3,50 €", "drei Euro fünfzig"),
         ("3,50€", "drei Euro fünfzig"),
         ("1 €", "ein Euro"),
+        ("€ 5", "fünf Euro"),
+        ("20 USD", "zwanzig Dollar"),
+        ("USD 1", "ein Dollar"),
+        ("1.000", "eintausend"),
+        ("1.000 €", "eintausend Euro"),
+        ("10 000", "zehntausend"),
+        ("10\u202f000 EUR", "zehntausend Euro"),
+        ("am 2. Mai", "am zweiten Mai"),
+        ("der 2. Mai", "der zweite Mai"),
+        ("im 19. Jahrhundert", "im neunzehnten Jahrhundert"),
+        ("am 5.3.2024", "am fünften März zweitausendvierundzwanzig"),
+        ("Es waren 2. Dann", "Es waren zwei. Dann"),  # no month or noun after: a number
         ("1.234,56 €.", "eintausendzweihundertvierunddreißig Euro sechsundfünfzig."),
         ("1 kg", "ein Kilogramm"),
         ("50%", "fünfzig Prozent"),
@@ -67,6 +89,17 @@ CASES = {
         ("3,50 €", "trois euros cinquante"),
         ("3,50€", "trois euros cinquante"),
         ("1,50 €.", "un euro cinquante."),
+        ("€ 5", "cinq euros"),
+        ("$ 1", "un dollar"),
+        ("5 EUR", "cinq euros"),
+        ("USD 20", "vingt dollars"),
+        ("1 000", "mille"),
+        ("10 000 €", "dix mille euros"),
+        ("10\u202f000 €", "dix mille euros"),
+        ("1 000,50 €", "mille euros cinquante"),
+        ("2 3", "deux trois"),  # not a group of three digits: two numbers
+        ("12 34", "douze trente quatre"),
+        ("2024 300", "deux mille vingt quatre trois cents"),  # a year is no first group
         ("0,50 €", "cinquante centimes"),
         ("le 1er mai", "le premier mai"),
         ("la 1re fois", "la première fois"),
@@ -102,8 +135,34 @@ def test_an_amount_written_apart_times_each_written_word_by_its_own_part() -> No
     assert spoken_forms(["payé", "3,50", "€."], "fr") == [
         ["payé"], ["trois"], ["euros", "cinquante"]]
     assert spoken_forms(["3,50,", "€"], "fr") == [["trois", "virgule", "cinq"], ["euros"]]
+    # the currency first ("€ 5", "USD 20"): said in the same order as "5 €"
+    assert spoken_forms(["USD", "20,50."], "en") == [["twenty"], ["dollars", "fifty", "cents"]]
     # a language without currency names keeps the old rule: the number, the symbol as written
     assert spoken_forms(["5,50", "€"], "cs") == [["pět", "celá", "pět"], ["€"]]
+
+
+def test_a_number_written_in_groups_shares_its_words_over_them() -> None:
+    assert spoken_forms(["payé", "10", "000", "€."], "fr") == [
+        ["payé"], ["dix"], ["mille"], ["euros"]]
+    # fewer spoken words than groups: the group left without one is timed between the others
+    assert spoken_forms(["1", "000", "Leute"], "de") == [["eintausend"], [], ["Leute"]]
+    assert spoken_forms(["1", "234", "567"], "fr") == [
+        ["un", "million", "deux", "cent", "trente", "quatre", "mille", "cinq", "cent"],
+        ["soixante"], ["sept"]]
+
+
+def test_a_chunk_never_ends_inside_initials_an_ordinal_or_an_amount() -> None:
+    text = ("Der Hobbit ist von J. R. R. Tolkien. Er kam am 3. Januar. Sie zahlte USD 20 und "
+            "10 000 € dafür. Ende.")
+    for budget in range(MIN_BUDGET_BYTES, 60):
+        chunks = chunk_text(text, budget)
+        assert " ".join(chunks) == text
+        for left, right in itertools.pairwise(chunks):
+            assert not keep_together(left.split()[-1], right.split()[0]), (budget, left, right)
+            assert left.split()[-1] not in ("J.", "R.", "3.", "USD", "10", "000"), (left, right)
+    # a sentence may still end on a capital letter or a number
+    assert chunk_text("It was plan B. then we left. Es waren 2. Dann nicht.", 20) == [
+        "It was plan B.", "then we left.", "Es waren 2.", "Dann nicht."]
 
 
 def run(settings_env, engines, text, language="en", **options):

@@ -107,6 +107,16 @@ def test_an_abbreviation_is_no_sentence_end_and_stays_with_the_next_word() -> No
         assert "Dr." not in line_ends and "e.g." not in line_ends, line_ends
 
 
+def test_initials_and_german_ordinals_are_no_sentence_end() -> None:
+    text = ("The book on the table by the window was written long ago by J. R. R. Tolkien. "
+            "Er kam am 3. Januar nach einer langen Reise über das Meer wieder nach Hause. Ende.")
+    words = place_words(timed(text), 0.0, 60.0)
+    for opts in (SubtitleOptions(), SubtitleOptions(max_line_chars=30, max_lines=1),
+                 SubtitleOptions(max_line_chars=20, max_lines=2)):
+        line_ends = [line[-1].word for e in group_events(words, opts) for line in e.lines]
+        assert not {"J.", "R.", "3."} & set(line_ends), line_ends
+
+
 def test_karaoke_rounding_is_cumulative() -> None:
     # 21 words of 1/3 s: rounding each duration on its own would drift by ~7 cs
     words = [Word(f"w{i}", i / 3, (i + 1) / 3) for i in range(21)]

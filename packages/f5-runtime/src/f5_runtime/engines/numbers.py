@@ -24,6 +24,8 @@ CURRENCIES = {
     "fr": {"$": ("dollar", "dollars"), "€": ("euro", "euros"), "£": ("livre", "livres"),
            "¥": ("yen", "yens"), "₹": ("roupie", "roupies")},
 }
+# ISO codes written as words ("5 EUR", "USD 20"): spoken as their symbol's currency
+CURRENCY_CODES = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
 CENTS = {"en": "cents", "de": "Cent", "fr": "centimes"}  # the hundredths of any currency
 # languages that say the cents after the currency without naming them: "drei Euro fünfzig"
 CENTS_UNNAMED = ("de", "fr")

@@ -70,16 +70,22 @@ def _ends(word: Word, marks: tuple[str, ...]) -> bool:
     return word.word.rstrip(CLOSING).endswith(marks)
 
 
-def _ends_sentence(word: Word) -> bool:
-    """A sentence end, not an abbreviation's "." ("Dr. Smith" stays on one line)."""
-    return _ends(word, SENTENCE_END) and not continues_sentence(word.word)
+def _continues(words: list[Word], i: int) -> bool:
+    """Whether words[i]'s "." is an abbreviation's, an initial's or an ordinal's."""
+    return continues_sentence(words[i].word, words[i + 1].word if i + 1 < len(words) else "")
+
+
+def _ends_sentence(words: list[Word], i: int) -> bool:
+    """A sentence end, not an abbreviation's "." ("Dr. Smith", "J. R. R. Tolkien" stay on one
+    line)."""
+    return _ends(words[i], SENTENCE_END) and not _continues(words, i)
 
 
 def _cut_cost(words: list[Word], i: int) -> float:
     """How bad it is to end an event or a line after words[i] (0 = ideal)."""
-    if i == len(words) - 1 or _ends_sentence(words[i]):
+    if i == len(words) - 1 or _ends_sentence(words, i):
         return 0.0
-    if continues_sentence(words[i].word):  # "Dr. / Watson": worse than any other word
+    if _continues(words, i):  # "Dr. / Watson": worse than any other word
         return 3.0
     gap = (words[i + 1].start or 0.0) - (words[i].end or 0.0)
     if _ends(words[i], CLAUSE_END) or gap >= PAUSE_SECONDS:
@@ -148,7 +154,7 @@ def group_events(words: list[Word], opts: SubtitleOptions) -> list[Event]:
                             or gap > LONG_GAP_SECONDS)
                 if too_long:
                     break  # longer events only get worse
-                if _ends_sentence(words[i]):
+                if _ends_sentence(words, i):
                     inner += 1.2
                 if layout.split(i, j, opts.max_lines) is None:
                     continue
