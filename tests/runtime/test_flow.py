@@ -15,7 +15,9 @@ from f5_runtime.engines.types import Audio, SynthesisOptions, Word
 from f5_runtime.flow.assemble import Assembler, Timeline, place_segments, place_words
 from f5_runtime.flow.chunks import plan_speech, speak, synthesize
 from f5_runtime.flow.clock import StageClock
+from f5_runtime.flow.control import JobControl
 from f5_runtime.flow.job import run_job
+from f5_runtime.flow.scheduler import JobHandle
 from f5_runtime.io.storage import Storage
 
 from runtime.conftest import wav_bytes
@@ -80,6 +82,26 @@ def test_chunks_come_in_order_whatever_the_batches() -> None:
         assert result.start == previous.start + len(previous.samples) - fade
     assert starts[0] == 0 and results[1].offset == pytest.approx(starts[1] / RATE)
     assert [w.word for r in results for w in r.words] == TEXT.split()
+
+
+def test_a_stream_queues_its_first_chunk_alone_then_each_under_its_own_index(monkeypatch
+                                                                              ) -> None:
+    submitted: list[list[int]] = []
+    submit_each = JobHandle.submit_each
+
+    def recorded(handle, works):
+        submitted.append([index for index, _ in works])
+        return submit_each(handle, works)
+
+    monkeypatch.setattr(JobHandle, "submit_each", recorded)
+    engines = ToneEngines()
+    p = plan(engines, "One. Two. Three. Four. Five. Six.")
+    results = list(speak(engines, p, StageClock(), JobControl(streaming=True)))
+    assert [r.index for r in results] == [0, 1, 2, 3, 4, 5]
+    assert submitted[0] == [0], "the first chunk goes alone"
+    assert len(submitted) > 2, "the rest a few at a time, as the consumer takes them"
+    # (the scheduler's priority and per-job order read these indexes)
+    assert [i for batch in submitted for i in batch] == [0, 1, 2, 3, 4, 5]
 
 
 def test_batched_and_one_by_one_give_the_same_speech() -> None:

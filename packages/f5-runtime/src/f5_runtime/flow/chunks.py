@@ -134,8 +134,8 @@ def speak(engines: Engines, plan: SpeechPlan, clock: StageClock,
             # next one before aligning it, and the first is what its listener waits for
             upto = min(count, next_index + 1 + (control.lookahead if next_index else 0))
         if upto > submitted:
-            new = job.submit_all([plan.work(i, first) for i in range(submitted, upto)])
-            tickets.update(zip(range(submitted, upto), new, strict=True))
+            firsts = [(i, plan.work(i, first)) for i in range(submitted, upto)]
+            tickets.update(zip(range(submitted, upto), job.submit_each(firsts), strict=True))
             submitted = upto
 
     tried: dict[int, list[Attempt]] = {i: [] for i in range(count)}
