@@ -38,18 +38,14 @@ class JobControl:
         self._cleanups: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
-    @property
-    def stopped(self) -> bool:
-        return self.why is not None
-
     def check(self) -> None:
         """Raise the stop error if the job was stopped (called at every stage)."""
         if self.why is not None:
             raise self.error(self.why)
 
-    def job(self, scheduler: EngineScheduler, name: str = "") -> JobHandle:
+    def job(self, scheduler: EngineScheduler) -> JobHandle:
         """The job's handle in `scheduler` (cancelled with the job)."""
-        handle = scheduler.open_job(streaming=self.streaming, name=name)
+        handle = scheduler.open_job(streaming=self.streaming)
         with self._lock:
             self._handles.append(handle)
         if self.why is not None:

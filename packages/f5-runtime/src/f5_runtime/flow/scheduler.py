@@ -66,11 +66,10 @@ class Counters:
 class JobHandle:
     """One job's place in the scheduler: its order, its priority, its cancellation."""
 
-    def __init__(self, scheduler: EngineScheduler, seq: int, streaming: bool, name: str):
+    def __init__(self, scheduler: EngineScheduler, seq: int, streaming: bool):
         self.scheduler = scheduler
         self.seq = seq  # arrival order: older jobs first
         self.streaming = streaming  # its first chunk jumps the queue
-        self.name = name
         self.cancelled: str | None = None  # why, once cancelled
 
     def submit(self, index: int, work: ChunkWork) -> ChunkTicket:
@@ -105,9 +104,6 @@ class ChunkTicket:
         first = self.job.streaming and self.index == 0
         return (0 if first else 1, self.job.seq, self.index)
 
-    def wait_generated(self) -> None:
-        self.generated.result()
-
     def wave(self) -> np.ndarray:
         return self.done.result()
 
@@ -140,8 +136,8 @@ class EngineScheduler:
 
     # -- what jobs call (any thread) --
 
-    def open_job(self, *, streaming: bool = False, name: str = "") -> JobHandle:
-        return JobHandle(self, next(self._seq), streaming, name)
+    def open_job(self, *, streaming: bool = False) -> JobHandle:
+        return JobHandle(self, next(self._seq), streaming)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run other device work (alignment, preparing a voice) on the device thread, between

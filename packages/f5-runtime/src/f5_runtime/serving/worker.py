@@ -181,11 +181,9 @@ class Handler:
         return error_result(exc, job_id, None)
 
     def run(self, job: dict[str, Any], control: JobControl | None = None, *,
-            on_piece: PieceCallback | None = None,
-            observe: StageCallback | None = None) -> dict[str, Any]:
+            on_piece: PieceCallback | None = None) -> dict[str, Any]:
         """One job's output dict, on the calling thread. `control` lets another thread stop
-        it; `on_piece` gets its speech as it is made (a stream); `observe` sees every stage
-        and may raise JobCancelled to stop the job there."""
+        it; `on_piece` gets its speech as it is made (a stream)."""
         from f5_runtime.flow.job import run_job
         from f5_runtime.serving.shutdown import job_stop_guard
 
@@ -195,9 +193,8 @@ class Handler:
 
         def on_stage(stage: Stage) -> None:
             current[:] = [stage.name]
-            for watcher in (self.observe, observe):
-                if watcher is not None:
-                    watcher(stage)
+            if self.observe is not None:
+                self.observe(stage)
             update = progress(stage)
             if self.report is None or update is None or update[0] in reported:
                 return
